@@ -1,1 +1,16 @@
-//! Ganvas library.
+//! Ganvas: a conditional GAN and a digit classifier on MNIST, trained and used in the browser
+//! on WebGPU or the CPU. The library holds the data, models and training steps, free of UI code
+//! and generic over burn devices; the `web` module holds the page and the training worker.
+
+pub mod data;
+pub mod evaluate;
+pub mod model;
+pub mod preprocess;
+pub mod protocol;
+pub mod selftest;
+pub mod session;
+pub mod training;
+pub mod weights;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -1,0 +1,193 @@
+//! The page's side of the worker: spawns it, sends commands and turns its messages into
+//! reactive state for the components.
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
+
+use crate::protocol::{
+    BackendKind, BackendPreference, FromWorker, Progress, StartFrom, ToWorker, decode, encode,
+};
+
+/// Script that loads this app's wasm module in a module worker (`assets/worker.js`, which Trunk
+/// copies next to the page so that relative asset paths resolve as they do for the page).
+const WORKER_SCRIPT: &str = "./worker.js";
+/// Most loss points kept for the chart; older points are thinned out beyond it.
+const MAX_LOSS_POINTS: usize = 2_000;
+
+/// The backend the worker reported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendStatus {
+    pub kind: BackendKind,
+    pub adapter: String,
+    pub note: Option<String>,
+}
+
+/// Generated samples for the grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Samples {
+    pub step: u64,
+    pub rows: usize,
+    pub pixels: Vec<u8>,
+}
+
+/// One point of the loss chart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossPoint {
+    pub step: u64,
+    pub discriminator: f32,
+    pub generator: f32,
+}
+
+/// Everything the GAN lab shows, updated from worker messages.
+#[derive(Clone, Copy)]
+pub struct LabState {
+    /// Asset being downloaded: name, bytes loaded, total bytes if known.
+    pub loading: RwSignal<Option<(String, u64, Option<u64>)>>,
+    pub backend: RwSignal<Option<BackendStatus>>,
+    /// A run is prepared (data, weights and backend are ready).
+    pub prepared: RwSignal<bool>,
+    /// A command that rebuilds the run (init, reset, backend switch) is in flight.
+    pub busy: RwSignal<bool>,
+    pub running: RwSignal<bool>,
+    pub progress: RwSignal<Option<Progress>>,
+    pub losses: RwSignal<Vec<LossPoint>>,
+    pub samples: RwSignal<Option<Samples>>,
+    /// Label accuracy of generated digits: step, fraction, digits scored.
+    pub quality: RwSignal<Option<(u64, f32, usize)>>,
+    pub error: RwSignal<Option<String>>,
+    pub start: RwSignal<StartFrom>,
+    pub preference: RwSignal<BackendPreference>,
+    worker: StoredValue<Option<Worker>, LocalStorage>,
+}
+
+impl LabState {
+    fn new(preference: BackendPreference) -> Self {
+        Self {
+            loading: RwSignal::new(None),
+            backend: RwSignal::new(None),
+            prepared: RwSignal::new(false),
+            busy: RwSignal::new(true),
+            running: RwSignal::new(false),
+            progress: RwSignal::new(None),
+            losses: RwSignal::new(Vec::new()),
+            samples: RwSignal::new(None),
+            quality: RwSignal::new(None),
+            error: RwSignal::new(None),
+            start: RwSignal::new(StartFrom::Shipped),
+            preference: RwSignal::new(preference),
+            worker: StoredValue::new_local(None),
+        }
+    }
+
+    /// Sends a command to the worker.
+    pub fn send(&self, message: &ToWorker) {
+        if matches!(message, ToWorker::Reset { .. } | ToWorker::SetBackend { .. }) {
+            self.busy.set(true);
+            self.prepared.set(false);
+        }
+        self.worker.with_value(|worker| match worker {
+            Some(worker) => {
+                if let Err(error) = worker.post_message(&encode(message).into()) {
+                    self.error.set(Some(format!("could not reach the training worker: {error:?}")));
+                }
+            }
+            None => self.error.set(Some("the training worker is not running".into())),
+        });
+    }
+
+    fn receive(&self, message: FromWorker) {
+        match message {
+            FromWorker::Ready => self.send(&ToWorker::Init {
+                preference: self.preference.get_untracked(),
+                start: self.start.get_untracked(),
+            }),
+            FromWorker::Loading { asset, loaded, total } => {
+                let done = total.is_some_and(|total| loaded >= total);
+                self.loading.set((!done).then_some((asset, loaded, total)));
+            }
+            FromWorker::Backend { kind, adapter, note } => {
+                self.backend.set(Some(BackendStatus { kind, adapter, note }));
+            }
+            FromWorker::Prepared { start } => {
+                self.start.set(start);
+                self.loading.set(None);
+                self.progress.set(None);
+                self.losses.set(Vec::new());
+                self.prepared.set(true);
+                self.busy.set(false);
+                self.error.set(None);
+            }
+            FromWorker::Progress(progress) => {
+                self.losses.update(|points| {
+                    points.push(LossPoint {
+                        step: progress.step,
+                        discriminator: progress.discriminator_loss,
+                        generator: progress.generator_loss,
+                    });
+                    if points.len() > MAX_LOSS_POINTS {
+                        // Keep every other point of the older half so the chart spans the run.
+                        let half = points.len() / 2;
+                        let mut index = 0;
+                        points.retain(|_| {
+                            index += 1;
+                            index > half || index % 2 == 0
+                        });
+                    }
+                });
+                self.progress.set(Some(progress));
+            }
+            FromWorker::Samples { step, rows, pixels } => {
+                self.samples.set(Some(Samples { step, rows, pixels }));
+            }
+            FromWorker::Quality { step, label_accuracy, samples } => {
+                self.quality.set(Some((step, label_accuracy, samples)));
+            }
+            FromWorker::Running(running) => self.running.set(running),
+            FromWorker::Error(message) => {
+                self.busy.set(false);
+                self.error.set(Some(message));
+            }
+        }
+    }
+}
+
+/// Spawns the training worker and returns the state it feeds.
+pub fn spawn_worker(preference: BackendPreference) -> LabState {
+    let state = LabState::new(preference);
+    let options = WorkerOptions::new();
+    options.set_type(WorkerType::Module);
+    let worker = match Worker::new_with_options(WORKER_SCRIPT, &options) {
+        Ok(worker) => worker,
+        Err(error) => {
+            state.busy.set(false);
+            state.error.set(Some(format!("could not start the training worker: {error:?}")));
+            return state;
+        }
+    };
+
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let text = event.data().as_string().unwrap_or_default();
+        match decode::<FromWorker>(&text, "worker") {
+            Ok(message) => state.receive(message),
+            Err(error) => state.error.set(Some(error.to_string())),
+        }
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let detail = js_sys::Reflect::get(&event, &"message".into())
+            .ok()
+            .and_then(|value| value.as_string())
+            .unwrap_or_else(|| "the worker script failed to load".into());
+        state.busy.set(false);
+        state.error.set(Some(format!("training worker error: {detail}")));
+    });
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+
+    state.worker.set_value(Some(worker));
+    state
+}

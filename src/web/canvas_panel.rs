@@ -1,0 +1,406 @@
+//! The drawing canvas: pointer strokes (mouse, touch, pen) with brush, eraser, clear and undo,
+//! MNIST-style preprocessing shown as "what the model sees", and live recognition by the
+//! shipped classifier on the CPU of the UI thread (one 28x28 image takes milliseconds).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use leptos::ev;
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use wasm_bindgen::{Clamped, JsCast};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData, PointerEvent};
+
+use super::assets::fetch_bytes;
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
+use crate::model::{Classifier, ClassifierConfig};
+use crate::preprocess::{Raster, ink_to_signed, to_model_input};
+use crate::weights::{self, CLASSIFIER_PATH};
+
+/// Side of the drawing area in CSS pixels; the backing store is this times devicePixelRatio.
+const CANVAS_CSS_SIDE: f64 = 280.0;
+/// Brush diameter as a fraction of the canvas side: about an MNIST stroke (2-3 of 28 pixels)
+/// once the digit is scaled into its 20x20 box.
+const BRUSH_FRACTION: f64 = 0.07;
+/// The eraser is wider than the brush, as in most paint programs.
+const ERASER_FRACTION: f64 = 0.12;
+/// Least time between two predictions while a stroke is in progress.
+const PREDICT_INTERVAL_MS: f64 = 120.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tool {
+    Brush,
+    Eraser,
+}
+
+/// One undoable action.
+#[derive(Clone, Debug)]
+enum Action {
+    /// Points in canvas (backing-store) pixels, and the stroke's width in the same unit.
+    Stroke { tool: Tool, width: f64, points: Vec<(f64, f64)> },
+    Clear,
+}
+
+/// A canvas's 2D context.
+fn context_2d(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    canvas.get_context("2d").ok().flatten()?.dyn_into().ok()
+}
+
+fn draw_stroke(context: &CanvasRenderingContext2d, tool: Tool, width: f64, points: &[(f64, f64)]) {
+    let Some(&(x0, y0)) = points.first() else { return };
+    let operation = if tool == Tool::Eraser { "destination-out" } else { "source-over" };
+    let _ = context.set_global_composite_operation(operation);
+    context.set_stroke_style_str("#111");
+    context.set_fill_style_str("#111");
+    context.set_line_width(width);
+    context.set_line_cap("round");
+    context.set_line_join("round");
+    if points.len() == 1 {
+        context.begin_path();
+        let _ = context.arc(x0, y0, width / 2.0, 0.0, std::f64::consts::TAU);
+        context.fill();
+    } else {
+        context.begin_path();
+        context.move_to(x0, y0);
+        for &(x, y) in &points[1..] {
+            context.line_to(x, y);
+        }
+        context.stroke();
+    }
+    let _ = context.set_global_composite_operation("source-over");
+}
+
+/// Redraws every action from a blank canvas.
+fn replay(canvas: &HtmlCanvasElement, history: &[Action]) {
+    let Some(context) = context_2d(canvas) else { return };
+    context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
+    for action in history {
+        match action {
+            Action::Stroke { tool, width, points } => draw_stroke(&context, *tool, *width, points),
+            Action::Clear => {
+                context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64)
+            }
+        }
+    }
+}
+
+/// Maps a pointer event to backing-store pixels; correct at any devicePixelRatio and CSS size.
+fn canvas_point(canvas: &HtmlCanvasElement, event: &PointerEvent) -> (f64, f64) {
+    let rect = canvas.get_bounding_client_rect();
+    let x = (event.client_x() as f64 - rect.left()) * canvas.width() as f64 / rect.width().max(1.0);
+    let y = (event.client_y() as f64 - rect.top()) * canvas.height() as f64 / rect.height().max(1.0);
+    (x, y)
+}
+
+/// Reads the drawing as an ink raster.
+fn read_raster(canvas: &HtmlCanvasElement) -> Option<Raster> {
+    let context = context_2d(canvas)?;
+    let (width, height) = (canvas.width(), canvas.height());
+    let data = context.get_image_data(0.0, 0.0, width as f64, height as f64).ok()?;
+    Some(Raster::from_rgba(width as usize, height as usize, &data.data()))
+}
+
+/// Paints a 28x28 ink image (0..1) onto the "what the model sees" canvas.
+fn paint_model_input(canvas: &HtmlCanvasElement, frame: Option<&[f32]>) {
+    let Some(context) = context_2d(canvas) else { return };
+    let mut rgba = vec![0u8; IMAGE_PIXELS * 4];
+    for index in 0..IMAGE_PIXELS {
+        let ink = frame.map_or(0.0, |frame| frame[index]);
+        let value = (255.0 * (1.0 - ink)).round() as u8;
+        rgba[index * 4..index * 4 + 4].copy_from_slice(&[value, value, value, 255]);
+    }
+    if let Ok(image) =
+        ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), IMAGE_SIDE as u32, IMAGE_SIDE as u32)
+    {
+        let _ = context.put_image_data(&image, 0.0, 0.0);
+    }
+}
+
+/// Runs the classifier on one preprocessed frame; returns class probabilities.
+async fn classify(model: &Classifier, frame: &[f32]) -> Vec<f32> {
+    let device = Device::flex();
+    let values: Vec<f32> = frame.iter().map(|&ink| ink_to_signed(ink)).collect();
+    let input = Tensor::<1>::from_floats(values.as_slice(), &device).reshape([1, 1, IMAGE_SIDE, IMAGE_SIDE]);
+    let probabilities = softmax(model.forward(input), 1);
+    match probabilities.into_data_async().await {
+        Ok(data) => data.try_into_vec_as::<f32>().unwrap_or_default(),
+        Err(error) => {
+            log::error!("page: reading the prediction failed: {error:?}");
+            Vec::new()
+        }
+    }
+}
+
+/// The drawing panel.
+#[component]
+pub fn CanvasPanel() -> impl IntoView {
+    let canvas_ref = NodeRef::<Canvas>::new();
+    let input_ref = NodeRef::<Canvas>::new();
+    let tool = RwSignal::new(Tool::Brush);
+    let history: Rc<RefCell<Vec<Action>>> = Rc::new(RefCell::new(Vec::new()));
+    let current: Rc<RefCell<Option<Action>>> = Rc::new(RefCell::new(None));
+    let can_undo = RwSignal::new(false);
+    let probabilities = RwSignal::new(Option::<Vec<f32>>::None);
+    let latency_ms = RwSignal::new(Option::<f64>::None);
+    let model_status = RwSignal::new("loading the classifier…".to_string());
+    let model: StoredValue<Option<Rc<Classifier>>, LocalStorage> = StoredValue::new_local(None);
+    let last_prediction = Rc::new(RefCell::new(0.0f64));
+
+    // Loads the shipped classifier for live recognition.
+    leptos::task::spawn_local(async move {
+        let result = async {
+            let bytes = fetch_bytes(CLASSIFIER_PATH, |_, _| {}).await?;
+            let started = web_time::Instant::now();
+            let classifier = weights::load(ClassifierConfig::new().init(&Device::flex()), bytes, "classifier")
+                .map_err(|error| error.to_string())?;
+            log::info!("page: classifier loaded in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+            Ok::<_, String>(classifier)
+        }
+        .await;
+        match result {
+            Ok(classifier) => {
+                model.set_value(Some(Rc::new(classifier)));
+                model_status.set(String::new());
+            }
+            Err(error) => model_status.set(format!("The classifier could not be loaded: {error}")),
+        }
+    });
+
+    // Preprocesses the drawing and, when the classifier is loaded, predicts.
+    let predict = move || {
+        let (Some(canvas), Some(input)) = (canvas_ref.get_untracked(), input_ref.get_untracked()) else {
+            return;
+        };
+        let started = web_time::Instant::now();
+        let frame = read_raster(&canvas).and_then(|raster| to_model_input(&raster));
+        paint_model_input(&input, frame.as_deref());
+        let Some(frame) = frame else {
+            probabilities.set(None);
+            latency_ms.set(None);
+            return;
+        };
+        let Some(classifier) = model.get_value() else { return };
+        leptos::task::spawn_local(async move {
+            let result = classify(&classifier, &frame).await;
+            latency_ms.set(Some(started.elapsed().as_secs_f64() * 1000.0));
+            probabilities.set((result.len() == NUM_CLASSES).then_some(result));
+        });
+    };
+    // Predict once the classifier arrives, in case something was drawn before.
+    Effect::new(move |_| {
+        if model_status.get().is_empty() {
+            predict();
+        }
+    });
+
+    let set_canvas_size = move || {
+        if let Some(canvas) = canvas_ref.get_untracked() {
+            let ratio = web_sys::window().map_or(1.0, |window| window.device_pixel_ratio());
+            let side = (CANVAS_CSS_SIDE * ratio).round() as u32;
+            if canvas.width() != side {
+                canvas.set_width(side);
+                canvas.set_height(side);
+            }
+        }
+    };
+    Effect::new(move |_| {
+        if canvas_ref.get().is_some() {
+            set_canvas_size();
+        }
+    });
+
+    let on_down = {
+        let current = current.clone();
+        move |event: PointerEvent| {
+            let Some(canvas) = canvas_ref.get_untracked() else { return };
+            event.prevent_default();
+            set_canvas_size();
+            let _ = canvas.set_pointer_capture(event.pointer_id());
+            let fraction = if tool.get_untracked() == Tool::Eraser { ERASER_FRACTION } else { BRUSH_FRACTION };
+            let pressure = if event.pointer_type() == "pen" { 0.5 + event.pressure() as f64 } else { 1.0 };
+            let width = canvas.width() as f64 * fraction * pressure;
+            let point = canvas_point(&canvas, &event);
+            if let Some(context) = context_2d(&canvas) {
+                draw_stroke(&context, tool.get_untracked(), width, &[point]);
+            }
+            *current.borrow_mut() = Some(Action::Stroke { tool: tool.get_untracked(), width, points: vec![point] });
+        }
+    };
+
+    let on_move = {
+        let current = current.clone();
+        let last_prediction = last_prediction.clone();
+        move |event: PointerEvent| {
+            let Some(canvas) = canvas_ref.get_untracked() else { return };
+            let mut current = current.borrow_mut();
+            let Some(Action::Stroke { tool, width, points }) = current.as_mut() else { return };
+            event.prevent_default();
+            let point = canvas_point(&canvas, &event);
+            let previous = *points.last().unwrap_or(&point);
+            points.push(point);
+            if let Some(context) = context_2d(&canvas) {
+                draw_stroke(&context, *tool, *width, &[previous, point]);
+            }
+            drop(current);
+            let now = js_sys::Date::now();
+            if now - *last_prediction.borrow() > PREDICT_INTERVAL_MS {
+                *last_prediction.borrow_mut() = now;
+                predict();
+            }
+        }
+    };
+
+    let finish_stroke = {
+        let current = current.clone();
+        let history = history.clone();
+        move |_event: PointerEvent| {
+            if let Some(action) = current.borrow_mut().take() {
+                history.borrow_mut().push(action);
+                can_undo.set(true);
+                predict();
+            }
+        }
+    };
+
+    let undo = {
+        let history = history.clone();
+        move || {
+            let Some(canvas) = canvas_ref.get_untracked() else { return };
+            let mut history = history.borrow_mut();
+            if history.pop().is_some() {
+                replay(&canvas, &history);
+                can_undo.set(!history.is_empty());
+                drop(history);
+                predict();
+            }
+        }
+    };
+
+    let clear = {
+        let history = history.clone();
+        move || {
+            let Some(canvas) = canvas_ref.get_untracked() else { return };
+            let mut history = history.borrow_mut();
+            if history.last().is_some_and(|action| !matches!(action, Action::Clear)) {
+                history.push(Action::Clear);
+                replay(&canvas, &history);
+                can_undo.set(true);
+            }
+            drop(history);
+            predict();
+        }
+    };
+
+    let undo_key = undo.clone();
+    let key_handle = window_event_listener(ev::keydown, move |event| {
+        let modifier = event.ctrl_key() || event.meta_key();
+        if modifier && !event.shift_key() && event.key().eq_ignore_ascii_case("z") {
+            event.prevent_default();
+            undo_key();
+        }
+    });
+    on_cleanup(move || key_handle.remove());
+
+    let prediction_text = move || {
+        probabilities.get().and_then(|probabilities| {
+            probabilities
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(digit, _)| digit.to_string())
+        })
+    };
+    let bars = move || {
+        let probabilities = probabilities.get().unwrap_or_else(|| vec![0.0; NUM_CLASSES]);
+        probabilities
+            .into_iter()
+            .enumerate()
+            .map(|(digit, probability)| {
+                let percent = probability * 100.0;
+                view! {
+                    <li class="bar">
+                        <span class="bar-digit">{digit}</span>
+                        <span class="bar-track">
+                            <span class="bar-fill" style=format!("width: {percent:.1}%")></span>
+                        </span>
+                        <span class="bar-value">{format!("{percent:.0}%")}</span>
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+
+    view! {
+        <section class="panel canvas-panel" aria-labelledby="canvas-title">
+            <h2 id="canvas-title">"Draw a digit"</h2>
+            <div class="canvas-row">
+                <canvas
+                    node_ref=canvas_ref
+                    class="draw-canvas"
+                    data-testid="draw-canvas"
+                    aria-label="Drawing area: draw one digit"
+                    width="280"
+                    height="280"
+                    on:pointerdown=on_down
+                    on:pointermove=on_move
+                    on:pointerup=finish_stroke.clone()
+                    on:pointercancel=finish_stroke
+                ></canvas>
+                <div class="model-view">
+                    <canvas
+                        node_ref=input_ref
+                        class="model-input"
+                        data-testid="model-input"
+                        width="28"
+                        height="28"
+                        aria-label="The 28 by 28 image the model sees"
+                    ></canvas>
+                    <span class="caption">"What the model sees (28×28)"</span>
+                    <p class="prediction-line">
+                        "Prediction: "
+                        <strong
+                            class="prediction"
+                            data-testid="prediction"
+                            data-latency-ms=move || latency_ms.get().map(|ms| format!("{ms:.2}"))
+                        >
+                            {prediction_text}
+                        </strong>
+                    </p>
+                </div>
+            </div>
+            <div class="toolbar" role="toolbar" aria-label="Drawing tools">
+                <button
+                    class:active=move || tool.get() == Tool::Brush
+                    aria-pressed=move || (tool.get() == Tool::Brush).to_string()
+                    on:click=move |_| tool.set(Tool::Brush)
+                >
+                    "Brush"
+                </button>
+                <button
+                    class:active=move || tool.get() == Tool::Eraser
+                    aria-pressed=move || (tool.get() == Tool::Eraser).to_string()
+                    on:click=move |_| tool.set(Tool::Eraser)
+                >
+                    "Eraser"
+                </button>
+                <button
+                    data-testid="undo"
+                    title="Undo (Ctrl+Z)"
+                    disabled=move || !can_undo.get()
+                    on:click=move |_| undo()
+                >
+                    "Undo"
+                </button>
+                <button data-testid="clear-canvas" on:click=move |_| clear()>
+                    "Clear"
+                </button>
+            </div>
+            <p class="status" class:hidden=move || model_status.get().is_empty()>
+                {move || model_status.get()}
+            </p>
+            <ol class="bars" aria-label="Probability of each digit">{bars}</ol>
+        </section>
+    }
+}
