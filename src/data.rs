@@ -111,7 +111,9 @@ pub struct Mnist {
 }
 
 fn read_u32_be(bytes: &[u8], offset: usize, what: &'static str) -> Result<u32, DataError> {
-    let word = bytes.get(offset..offset + 4).ok_or(DataError::Truncated(what))?;
+    let word = bytes
+        .get(offset..offset + 4)
+        .ok_or(DataError::Truncated(what))?;
     Ok(u32::from_be_bytes([word[0], word[1], word[2], word[3]]))
 }
 
@@ -127,7 +129,9 @@ fn check_magic(bytes: &[u8], expected: u32) -> Result<(), DataError> {
 pub fn parse_idx_labels(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
     check_magic(bytes, IDX_LABELS_MAGIC)?;
     let count = read_u32_be(bytes, 4, "label count")? as usize;
-    let labels = bytes.get(8..8 + count).ok_or(DataError::Truncated("labels"))?;
+    let labels = bytes
+        .get(8..8 + count)
+        .ok_or(DataError::Truncated("labels"))?;
     Ok(labels.to_vec())
 }
 
@@ -168,8 +172,12 @@ pub fn encode_asset(mnist: &Mnist) -> Vec<u8> {
     raw.extend_from_slice(&digest);
 
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(&raw).expect("writing to a Vec should not fail");
-    encoder.finish().expect("finishing a gzip stream into a Vec should not fail")
+    encoder
+        .write_all(&raw)
+        .expect("writing to a Vec should not fail");
+    encoder
+        .finish()
+        .expect("finishing a gzip stream into a Vec should not fail")
 }
 
 /// Decodes and verifies the shipped asset.
@@ -197,8 +205,12 @@ pub fn decode_asset(gzipped: &[u8]) -> Result<Mnist, DataError> {
     let mut read_set = |count: usize| -> Result<Digits, DataError> {
         let labels_end = cursor + count;
         let pixels_end = labels_end + count * IMAGE_PIXELS;
-        let labels = body.get(cursor..labels_end).ok_or(DataError::BadAssetHeader)?;
-        let pixels = body.get(labels_end..pixels_end).ok_or(DataError::BadAssetHeader)?;
+        let labels = body
+            .get(cursor..labels_end)
+            .ok_or(DataError::BadAssetHeader)?;
+        let pixels = body
+            .get(labels_end..pixels_end)
+            .ok_or(DataError::BadAssetHeader)?;
         cursor = pixels_end;
         Digits::new(labels.to_vec(), pixels.to_vec())
     };
@@ -218,7 +230,12 @@ pub fn batch(digits: &Digits, indices: &[usize], device: &Device) -> (Tensor<4>,
     let mut pixels = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
     let mut labels = Vec::with_capacity(indices.len());
     for &index in indices {
-        pixels.extend(digits.image(index).iter().map(|&pixel| pixel_to_signed(pixel)));
+        pixels.extend(
+            digits
+                .image(index)
+                .iter()
+                .map(|&pixel| pixel_to_signed(pixel)),
+        );
         labels.push(digits.labels[index] as i64);
     }
     let images = Tensor::<1>::from_floats(pixels.as_slice(), device).reshape([
@@ -281,7 +298,11 @@ impl BatchSampler {
         let mut rng = SplitMix64::new(seed);
         let mut order: Vec<usize> = (0..len).collect();
         rng.shuffle(&mut order);
-        Self { order, position: 0, rng }
+        Self {
+            order,
+            position: 0,
+            rng,
+        }
     }
 
     /// Returns the next `size` indices, reshuffling at the end of each epoch.
@@ -345,27 +366,51 @@ mod tests {
     #[test]
     fn idx_rejects_truncated_images() {
         let bytes = idx_images(2, 28, 28, &[0; IMAGE_PIXELS]);
-        assert_eq!(parse_idx_images(&bytes), Err(DataError::Truncated("images")));
-        assert_eq!(parse_idx_images(&bytes[..6]), Err(DataError::Truncated("image count")));
+        assert_eq!(
+            parse_idx_images(&bytes),
+            Err(DataError::Truncated("images"))
+        );
+        assert_eq!(
+            parse_idx_images(&bytes[..6]),
+            Err(DataError::Truncated("image count"))
+        );
     }
 
     #[test]
     fn idx_rejects_other_image_sizes() {
         let bytes = idx_images(1, 32, 32, &[0; 1024]);
-        assert_eq!(parse_idx_images(&bytes), Err(DataError::BadImageSize { rows: 32, cols: 32 }));
+        assert_eq!(
+            parse_idx_images(&bytes),
+            Err(DataError::BadImageSize { rows: 32, cols: 32 })
+        );
     }
 
     #[test]
     fn idx_rejects_huge_count_without_overflow() {
         let bytes = idx_images(u32::MAX, 28, 28, &[0; 10]);
-        assert_eq!(parse_idx_images(&bytes), Err(DataError::Truncated("images")));
+        assert_eq!(
+            parse_idx_images(&bytes),
+            Err(DataError::Truncated("images"))
+        );
     }
 
     #[test]
     fn digits_reject_count_mismatch_and_bad_labels() {
-        let error = parse_idx_pair(&idx_images(1, 28, 28, &[0; IMAGE_PIXELS]), &idx_labels(&[1, 2]));
-        assert_eq!(error, Err(DataError::CountMismatch { images: 1, labels: 2 }));
-        assert_eq!(Digits::new(vec![10], vec![0; IMAGE_PIXELS]), Err(DataError::BadLabel(10)));
+        let error = parse_idx_pair(
+            &idx_images(1, 28, 28, &[0; IMAGE_PIXELS]),
+            &idx_labels(&[1, 2]),
+        );
+        assert_eq!(
+            error,
+            Err(DataError::CountMismatch {
+                images: 1,
+                labels: 2
+            })
+        );
+        assert_eq!(
+            Digits::new(vec![10], vec![0; IMAGE_PIXELS]),
+            Err(DataError::BadLabel(10))
+        );
     }
 
     #[test]
@@ -390,7 +435,10 @@ mod tests {
 
     #[test]
     fn asset_rejects_non_gzip_and_truncation() {
-        assert!(matches!(decode_asset(b"<!DOCTYPE html>"), Err(DataError::Gzip(_))));
+        assert!(matches!(
+            decode_asset(b"<!DOCTYPE html>"),
+            Err(DataError::Gzip(_))
+        ));
         let encoded = encode_asset(&two_digits());
         assert!(decode_asset(&encoded[..encoded.len() / 2]).is_err());
     }
@@ -399,7 +447,10 @@ mod tests {
     fn asset_rejects_wrong_magic() {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(&[0u8; 100]).unwrap();
-        assert_eq!(decode_asset(&encoder.finish().unwrap()), Err(DataError::BadAssetHeader));
+        assert_eq!(
+            decode_asset(&encoder.finish().unwrap()),
+            Err(DataError::BadAssetHeader)
+        );
     }
 
     #[test]
@@ -417,7 +468,10 @@ mod tests {
         let mnist = two_digits();
         let (images, labels) = batch(&mnist.train, &[1, 0], &device);
         assert_eq!(images.dims(), [2, 1, 28, 28]);
-        assert_eq!(labels.into_data().try_into_vec_as::<i64>().unwrap(), vec![9, 3]);
+        assert_eq!(
+            labels.into_data().try_into_vec_as::<i64>().unwrap(),
+            vec![9, 3]
+        );
         let values = images.into_data().try_into_vec_as::<f32>().unwrap();
         assert_eq!(values[5 + IMAGE_PIXELS], 1.0);
         assert_eq!(values[0], -1.0);

@@ -11,9 +11,11 @@ use crate::training::latent_batch;
 /// browser requires.
 pub async fn predicted_classes(logits: Tensor<2>) -> Vec<usize> {
     let classes = logits.argmax(1).flatten::<1>(0, 1);
-    let data = classes.into_data_async().await.expect("argmax output should be readable");
-    data
-        .try_into_vec_as::<i64>()
+    let data = classes
+        .into_data_async()
+        .await
+        .expect("argmax output should be readable");
+    data.try_into_vec_as::<i64>()
         .expect("converted argmax output should be i64")
         .into_iter()
         .map(|class| class as usize)
@@ -59,6 +61,9 @@ pub async fn generated_label_accuracy(
     let label_tensor = Tensor::<1, Int>::from_ints(labels.as_slice(), device);
     let images = generator.forward(latent, label_tensor);
     let predicted = predicted_classes(classifier.forward(images)).await;
-    let correct = labels.iter().zip(predicted).filter(|&(&label, class)| label as usize == class);
+    let correct = labels
+        .iter()
+        .zip(predicted)
+        .filter(|&(&label, class)| label as usize == class);
     correct.count() as f32 / count.max(1) as f32
 }

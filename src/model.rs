@@ -4,8 +4,8 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
-    Initializer,     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear,
-    LinearConfig, PaddingConfig2d,
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer,
+    Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, tanh};
@@ -190,7 +190,10 @@ impl GanConfig {
             // The projection sums over thousands of features, so unit-variance rows (the
             // default) would start with logits in the hundreds and saturate the losses.
             label_projection: EmbeddingConfig::new(NUM_CLASSES, features)
-                .with_initializer(Initializer::Normal { mean: 0.0, std: PROJECTION_INIT_STD })
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: PROJECTION_INIT_STD,
+                })
                 .init(device),
         }
     }
@@ -217,7 +220,10 @@ impl Generator {
     pub fn forward(&self, latent: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<4> {
         let [batch, _] = latent.dims();
         let input = Tensor::cat(vec![latent, embed(&self.label_embedding, labels)], 1);
-        let x = self.dense.forward(input).reshape([batch, self.channels, QUARTER_SIDE, QUARTER_SIDE]);
+        let x =
+            self.dense
+                .forward(input)
+                .reshape([batch, self.channels, QUARTER_SIDE, QUARTER_SIDE]);
         let x = relu(self.norm_0.forward(x));
         let x = relu(self.norm_1.forward(self.up_1.forward(x))); // [batch, channels / 2, 14, 14]
         tanh(self.up_2.forward(x)) // [batch, 1, 28, 28]
@@ -272,7 +278,11 @@ mod tests {
         let device = Device::flex();
         let config = GanConfig::new();
         let generator = config.init_generator(&device);
-        let latent = Tensor::<2>::random([4, config.latent_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let latent = Tensor::<2>::random(
+            [4, config.latent_dim],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
         let images = generator.forward(latent, Tensor::<1, Int>::from_ints([1, 2, 3, 4], &device));
         let values = images.into_data().try_into_vec_as::<f32>().unwrap();
         assert!(values.iter().all(|value| (-1.0..=1.0).contains(value)));

@@ -22,7 +22,11 @@ pub struct Raster {
 
 impl Raster {
     pub fn new(width: usize, height: usize) -> Self {
-        Self { width, height, ink: vec![0.0; width * height] }
+        Self {
+            width,
+            height,
+            ink: vec![0.0; width * height],
+        }
     }
 
     pub fn at(&self, x: usize, y: usize) -> f32 {
@@ -35,9 +39,9 @@ impl Raster {
         let ink = rgba
             .chunks_exact(4)
             .map(|pixel| {
-                let luma = (0.299 * pixel[0] as f32 + 0.587 * pixel[1] as f32
-                    + 0.114 * pixel[2] as f32)
-                    / 255.0;
+                let luma =
+                    (0.299 * pixel[0] as f32 + 0.587 * pixel[1] as f32 + 0.114 * pixel[2] as f32)
+                        / 255.0;
                 (1.0 - luma) * pixel[3] as f32 / 255.0
             })
             .collect();
@@ -157,7 +161,11 @@ mod tests {
     }
 
     fn inked_box(frame: &[f32]) -> (usize, usize, usize, usize) {
-        let raster = Raster { width: IMAGE_SIDE, height: IMAGE_SIDE, ink: frame.to_vec() };
+        let raster = Raster {
+            width: IMAGE_SIDE,
+            height: IMAGE_SIDE,
+            ink: frame.to_vec(),
+        };
         raster.ink_bounding_box().expect("frame should contain ink")
     }
 
@@ -179,7 +187,10 @@ mod tests {
     #[test]
     fn faint_noise_counts_as_empty() {
         let mut raster = Raster::new(100, 100);
-        raster.ink.iter_mut().for_each(|value| *value = INK_THRESHOLD / 2.0);
+        raster
+            .ink
+            .iter_mut()
+            .for_each(|value| *value = INK_THRESHOLD / 2.0);
         assert_eq!(to_model_input(&raster), None);
     }
 
@@ -234,7 +245,10 @@ mod tests {
         let frame = to_model_input(&raster).unwrap();
         assert_eq!(inked_box(&frame), (4, 4, 24, 24));
         let total: f32 = frame.iter().sum();
-        assert!((total - 400.0).abs() < 1e-3, "a full 20x20 block has mass 400, got {total}");
+        assert!(
+            (total - 400.0).abs() < 1e-3,
+            "a full 20x20 block has mass 400, got {total}"
+        );
     }
 
     #[test]
@@ -244,7 +258,10 @@ mod tests {
         fill(&mut raster, 0, 399, 400, 400);
         let frame = to_model_input(&raster).unwrap();
         let total: f32 = frame.iter().sum();
-        assert!(total > 0.0, "two one-pixel lines should leave ink after downscaling");
+        assert!(
+            total > 0.0,
+            "two one-pixel lines should leave ink after downscaling"
+        );
     }
 
     #[test]

@@ -50,7 +50,10 @@ pub enum StartFrom {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
     /// Loads data and weights, picks the backend and prepares a run. Sent once, after `Ready`.
-    Init { preference: BackendPreference, start: StartFrom },
+    Init {
+        preference: BackendPreference,
+        start: StartFrom,
+    },
     /// Starts or resumes training.
     Train,
     /// Pauses after the step in progress.
@@ -60,7 +63,10 @@ pub enum ToWorker {
     /// Discards the run and prepares a new one.
     Reset { start: StartFrom },
     /// Switches the backend; the run restarts from `start` on the new backend.
-    SetBackend { preference: BackendPreference, start: StartFrom },
+    SetBackend {
+        preference: BackendPreference,
+        start: StartFrom,
+    },
 }
 
 /// Worker to page.
@@ -69,19 +75,35 @@ pub enum FromWorker {
     /// The worker's wasm module is running and accepts messages.
     Ready,
     /// Download progress of an asset, in bytes; `total` is unknown without Content-Length.
-    Loading { asset: String, loaded: u64, total: Option<u64> },
+    Loading {
+        asset: String,
+        loaded: u64,
+        total: Option<u64>,
+    },
     /// The backend the run uses, the adapter's description, and why, when it is not the
     /// preferred one.
-    Backend { kind: BackendKind, adapter: String, note: Option<String> },
+    Backend {
+        kind: BackendKind,
+        adapter: String,
+        note: Option<String>,
+    },
     /// A run is prepared and paused at step 0.
     Prepared { start: StartFrom },
     /// Progress after a step.
     Progress(Progress),
     /// Generated images for the sample grid: `rows` fixed latents by 10 digits, each a 28x28
     /// greyscale image (0 = background, 255 = ink), row-major, row by row.
-    Samples { step: u64, rows: usize, pixels: Vec<u8> },
+    Samples {
+        step: u64,
+        rows: usize,
+        pixels: Vec<u8>,
+    },
     /// Fraction of generated digits that the classifier reads as their label.
-    Quality { step: u64, label_accuracy: f32, samples: usize },
+    Quality {
+        step: u64,
+        label_accuracy: f32,
+        samples: usize,
+    },
     /// Training is now running or paused.
     Running(bool),
     /// A failure to show to the visitor.
@@ -116,8 +138,14 @@ pub fn encode<T: Serialize>(message: &T) -> String {
 }
 
 /// Decodes a JSON message; `sender` names the other side in the error.
-pub fn decode<T: for<'de> Deserialize<'de>>(text: &str, sender: &'static str) -> Result<T, DecodeError> {
-    serde_json::from_str(text).map_err(|error| DecodeError { sender, reason: error.to_string() })
+pub fn decode<T: for<'de> Deserialize<'de>>(
+    text: &str,
+    sender: &'static str,
+) -> Result<T, DecodeError> {
+    serde_json::from_str(text).map_err(|error| DecodeError {
+        sender,
+        reason: error.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -127,29 +155,61 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let messages = vec![
-            ToWorker::Init { preference: BackendPreference::Cpu, start: StartFrom::Scratch },
+            ToWorker::Init {
+                preference: BackendPreference::Cpu,
+                start: StartFrom::Scratch,
+            },
             ToWorker::Train,
-            ToWorker::Reset { start: StartFrom::Shipped },
+            ToWorker::Reset {
+                start: StartFrom::Shipped,
+            },
         ];
         for message in messages {
-            assert_eq!(decode::<ToWorker>(&encode(&message), "page").unwrap(), message);
+            assert_eq!(
+                decode::<ToWorker>(&encode(&message), "page").unwrap(),
+                message
+            );
         }
-        let sample = FromWorker::Samples { step: 3, rows: 1, pixels: vec![0, 255] };
-        assert_eq!(decode::<FromWorker>(&encode(&sample), "worker").unwrap(), sample);
+        let sample = FromWorker::Samples {
+            step: 3,
+            rows: 1,
+            pixels: vec![0, 255],
+        };
+        assert_eq!(
+            decode::<FromWorker>(&encode(&sample), "worker").unwrap(),
+            sample
+        );
     }
 
     #[test]
     fn invalid_messages_are_errors() {
-        for text in ["", "{", "\"Explode\"", "{\"Init\":{\"preference\":\"Quantum\"}}", "42"] {
+        for text in [
+            "",
+            "{",
+            "\"Explode\"",
+            "{\"Init\":{\"preference\":\"Quantum\"}}",
+            "42",
+        ] {
             let error = decode::<ToWorker>(text, "page").unwrap_err();
-            assert!(error.to_string().starts_with("invalid message from the page"), "{error}");
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("invalid message from the page"),
+                "{error}"
+            );
         }
     }
 
     #[test]
     fn backend_query_values() {
-        assert_eq!(BackendPreference::from_query("cpu"), Some(BackendPreference::Cpu));
-        assert_eq!(BackendPreference::from_query("webgpu"), Some(BackendPreference::Gpu));
+        assert_eq!(
+            BackendPreference::from_query("cpu"),
+            Some(BackendPreference::Cpu)
+        );
+        assert_eq!(
+            BackendPreference::from_query("webgpu"),
+            Some(BackendPreference::Gpu)
+        );
         assert_eq!(BackendPreference::from_query("tpu"), None);
     }
 }

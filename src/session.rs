@@ -41,13 +41,20 @@ pub struct GanSession {
 
 /// Reads a one-element loss tensor.
 async fn read_scalar(tensor: Tensor<1>) -> f32 {
-    let data = tensor.into_data_async().await.expect("a loss tensor should be readable");
-    data.try_into_vec_as::<f32>().expect("a loss should convert to f32")[0]
+    let data = tensor
+        .into_data_async()
+        .await
+        .expect("a loss tensor should be readable");
+    data.try_into_vec_as::<f32>()
+        .expect("a loss should convert to f32")[0]
 }
 
 /// Converts `[batch, 1, 28, 28]` images in [-1, 1] to greyscale bytes (255 = ink).
 pub async fn images_to_bytes(images: Tensor<4>) -> Vec<u8> {
-    let data = images.into_data_async().await.expect("generated images should be readable");
+    let data = images
+        .into_data_async()
+        .await
+        .expect("generated images should be readable");
     data.try_into_vec_as::<f32>()
         .expect("generated images should convert to f32")
         .into_iter()
@@ -68,7 +75,10 @@ impl GanSession {
         seed: u64,
     ) -> Self {
         let (generator, discriminator) = networks.unwrap_or_else(|| {
-            (config.init_generator(device), config.init_discriminator(device))
+            (
+                config.init_generator(device),
+                config.init_discriminator(device),
+            )
         });
         let inference_device = device.clone().inner();
         let mut grid_rng = SplitMix64::new(GRID_SEED);
@@ -78,8 +88,9 @@ impl GanSession {
                     .repeat_dim(0, NUM_CLASSES)
             })
             .collect();
-        let labels: Vec<i64> =
-            (0..GRID_ROWS * NUM_CLASSES).map(|i| (i % NUM_CLASSES) as i64).collect();
+        let labels: Vec<i64> = (0..GRID_ROWS * NUM_CLASSES)
+            .map(|i| (i % NUM_CLASSES) as i64)
+            .collect();
         Self {
             trainer: GanTrainer::new(generator, discriminator, config, GanTrainingConfig::new()),
             classifier: classifier.valid(),

@@ -4,12 +4,12 @@
 //! same code drives the native CLI, the tests and the in-tab worker.
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::optim::ModuleOptimizer;
+use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::softplus;
 
-use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, SplitMix64, pixel_to_signed, Digits};
+use crate::data::{Digits, IMAGE_PIXELS, IMAGE_SIDE, SplitMix64, pixel_to_signed};
 use crate::model::{Classifier, Discriminator, GanConfig, Generator};
 
 /// Classifier optimisation settings.
@@ -80,7 +80,10 @@ pub fn shifted_batch(
         IMAGE_SIDE,
         IMAGE_SIDE,
     ]);
-    (images, Tensor::<1, Int>::from_ints(labels.as_slice(), device))
+    (
+        images,
+        Tensor::<1, Int>::from_ints(labels.as_slice(), device),
+    )
 }
 
 /// Returns a `[rows, dim]` tensor of standard normal samples drawn on the host, so a seed gives
@@ -100,15 +103,23 @@ pub struct ClassifierTrainer {
 impl ClassifierTrainer {
     /// Wraps a model that lives on an autodiff device.
     pub fn new(model: Classifier, config: ClassifierTrainingConfig) -> Self {
-        Self { model, config, optimizer: AdamConfig::new().init() }
+        Self {
+            model,
+            config,
+            optimizer: AdamConfig::new().init(),
+        }
     }
 
     /// Runs one optimisation step; returns the batch's mean cross-entropy.
     pub fn step(&mut self, images: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1> {
         let logits = self.model.forward(images);
-        let loss = CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, labels);
+        let loss = CrossEntropyLossConfig::new()
+            .init(&logits.device())
+            .forward(logits, labels);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optimizer.step(self.config.learning_rate, self.model.clone(), grads);
+        self.model = self
+            .optimizer
+            .step(self.config.learning_rate, self.model.clone(), grads);
         loss.detach()
     }
 }
@@ -164,7 +175,10 @@ impl GanTrainer {
 
         let fake = self
             .generator
-            .forward(latent_batch(batch, latent_dim, rng, &device), labels.clone())
+            .forward(
+                latent_batch(batch, latent_dim, rng, &device),
+                labels.clone(),
+            )
             .detach();
         let real_logits = self.discriminator.forward(real, labels.clone());
         let fake_logits = self.discriminator.forward(fake, labels.clone());
@@ -177,7 +191,10 @@ impl GanTrainer {
             grads,
         );
 
-        let fake = self.generator.forward(latent_batch(batch, latent_dim, rng, &device), labels.clone());
+        let fake = self.generator.forward(
+            latent_batch(batch, latent_dim, rng, &device),
+            labels.clone(),
+        );
         let generator_loss = softplus(self.discriminator.forward(fake, labels).neg(), 1.0).mean();
         let grads = GradientsParams::from_grads(generator_loss.backward(), &self.generator);
         self.generator = self.generator_optimizer.step(
@@ -186,7 +203,10 @@ impl GanTrainer {
             grads,
         );
 
-        GanLosses { discriminator: discriminator_loss.detach(), generator: generator_loss.detach() }
+        GanLosses {
+            discriminator: discriminator_loss.detach(),
+            generator: generator_loss.detach(),
+        }
     }
 }
 
@@ -198,7 +218,9 @@ mod tests {
     fn fixed_digits(count: usize) -> Digits {
         let mut rng = SplitMix64::new(3);
         let labels = (0..count).map(|i| (i % 10) as u8).collect();
-        let pixels = (0..count * IMAGE_PIXELS).map(|_| (rng.below(4) * 85) as u8).collect();
+        let pixels = (0..count * IMAGE_PIXELS)
+            .map(|_| (rng.below(4) * 85) as u8)
+            .collect();
         Digits::new(labels, pixels).unwrap()
     }
 
@@ -237,12 +259,23 @@ mod tests {
             config,
             GanTrainingConfig::new().with_generator_learning_rate(0.0),
         );
-        let first = read(trainer.step(images.clone(), labels.clone(), &mut rng).discriminator);
+        let first = read(
+            trainer
+                .step(images.clone(), labels.clone(), &mut rng)
+                .discriminator,
+        );
         let mut last = first;
         for _ in 0..10 {
-            last = read(trainer.step(images.clone(), labels.clone(), &mut rng).discriminator);
+            last = read(
+                trainer
+                    .step(images.clone(), labels.clone(), &mut rng)
+                    .discriminator,
+            );
         }
-        assert!(last < first * 0.5, "discriminator loss went from {first} to {last}");
+        assert!(
+            last < first * 0.5,
+            "discriminator loss went from {first} to {last}"
+        );
     }
 
     #[test]
@@ -261,10 +294,18 @@ mod tests {
                 .with_discriminator_learning_rate(0.0)
                 .with_generator_learning_rate(1e-3),
         );
-        let first = read(trainer.step(images.clone(), labels.clone(), &mut rng).generator);
+        let first = read(
+            trainer
+                .step(images.clone(), labels.clone(), &mut rng)
+                .generator,
+        );
         let mut last = first;
         for _ in 0..10 {
-            last = read(trainer.step(images.clone(), labels.clone(), &mut rng).generator);
+            last = read(
+                trainer
+                    .step(images.clone(), labels.clone(), &mut rng)
+                    .generator,
+            );
         }
         assert!(last < first, "generator loss went from {first} to {last}");
     }

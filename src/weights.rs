@@ -37,5 +37,7 @@ pub fn load<M: Module>(module: M, bytes: Vec<u8>, what: &'static str) -> Result<
     let failed = |reason: String| WeightsError::Load { what, reason };
     let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|error| failed(error.to_string()))?;
-    module.try_load_record(record).map_err(|error| failed(error.to_string()))
+    module
+        .try_load_record(record)
+        .map_err(|error| failed(error.to_string()))
 }

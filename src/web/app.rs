@@ -9,7 +9,9 @@ use crate::protocol::BackendPreference;
 
 /// Reads `?backend=auto|gpu|cpu` from the page's address.
 fn backend_from_query() -> BackendPreference {
-    let search = web_sys::window().and_then(|window| window.location().search().ok()).unwrap_or_default();
+    let search = web_sys::window()
+        .and_then(|window| window.location().search().ok())
+        .unwrap_or_default();
     search
         .trim_start_matches('?')
         .split('&')

@@ -31,7 +31,10 @@ pub async fn fetch_bytes(
         .map_err(|error| format!("fetch {path} failed: {}", describe(error)))?
         .unchecked_into();
     if !response.ok() {
-        return Err(format!("{path} is missing: the server answered HTTP {}", response.status()));
+        return Err(format!(
+            "{path} is missing: the server answered HTTP {}",
+            response.status()
+        ));
     }
 
     let total = response
@@ -49,7 +52,10 @@ pub async fn fetch_bytes(
         let chunk = JsFuture::from(reader.read())
             .await
             .map_err(|error| format!("download of {path} failed: {}", describe(error)))?;
-        let done = Reflect::get(&chunk, &"done".into()).ok().and_then(|v| v.as_bool()).unwrap_or(true);
+        let done = Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
         if done {
             break;
         }

@@ -83,17 +83,24 @@ impl LabState {
 
     /// Sends a command to the worker.
     pub fn send(&self, message: &ToWorker) {
-        if matches!(message, ToWorker::Reset { .. } | ToWorker::SetBackend { .. }) {
+        if matches!(
+            message,
+            ToWorker::Reset { .. } | ToWorker::SetBackend { .. }
+        ) {
             self.busy.set(true);
             self.prepared.set(false);
         }
         self.worker.with_value(|worker| match worker {
             Some(worker) => {
                 if let Err(error) = worker.post_message(&encode(message).into()) {
-                    self.error.set(Some(format!("could not reach the training worker: {error:?}")));
+                    self.error.set(Some(format!(
+                        "could not reach the training worker: {error:?}"
+                    )));
                 }
             }
-            None => self.error.set(Some("the training worker is not running".into())),
+            None => self
+                .error
+                .set(Some("the training worker is not running".into())),
         });
     }
 
@@ -103,12 +110,24 @@ impl LabState {
                 preference: self.preference.get_untracked(),
                 start: self.start.get_untracked(),
             }),
-            FromWorker::Loading { asset, loaded, total } => {
+            FromWorker::Loading {
+                asset,
+                loaded,
+                total,
+            } => {
                 let done = total.is_some_and(|total| loaded >= total);
                 self.loading.set((!done).then_some((asset, loaded, total)));
             }
-            FromWorker::Backend { kind, adapter, note } => {
-                self.backend.set(Some(BackendStatus { kind, adapter, note }));
+            FromWorker::Backend {
+                kind,
+                adapter,
+                note,
+            } => {
+                self.backend.set(Some(BackendStatus {
+                    kind,
+                    adapter,
+                    note,
+                }));
             }
             FromWorker::Prepared { start } => {
                 self.start.set(start);
@@ -141,7 +160,11 @@ impl LabState {
             FromWorker::Samples { step, rows, pixels } => {
                 self.samples.set(Some(Samples { step, rows, pixels }));
             }
-            FromWorker::Quality { step, label_accuracy, samples } => {
+            FromWorker::Quality {
+                step,
+                label_accuracy,
+                samples,
+            } => {
                 self.quality.set(Some((step, label_accuracy, samples)));
             }
             FromWorker::Running(running) => self.running.set(running),
@@ -162,7 +185,9 @@ pub fn spawn_worker(preference: BackendPreference) -> LabState {
         Ok(worker) => worker,
         Err(error) => {
             state.busy.set(false);
-            state.error.set(Some(format!("could not start the training worker: {error:?}")));
+            state.error.set(Some(format!(
+                "could not start the training worker: {error:?}"
+            )));
             return state;
         }
     };
@@ -183,7 +208,9 @@ pub fn spawn_worker(preference: BackendPreference) -> LabState {
             .and_then(|value| value.as_string())
             .unwrap_or_else(|| "the worker script failed to load".into());
         state.busy.set(false);
-        state.error.set(Some(format!("training worker error: {detail}")));
+        state
+            .error
+            .set(Some(format!("training worker error: {detail}")));
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();

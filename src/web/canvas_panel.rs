@@ -39,7 +39,11 @@ enum Tool {
 #[derive(Clone, Debug)]
 enum Action {
     /// Points in canvas (backing-store) pixels, and the stroke's width in the same unit.
-    Stroke { tool: Tool, width: f64, points: Vec<(f64, f64)> },
+    Stroke {
+        tool: Tool,
+        width: f64,
+        points: Vec<(f64, f64)>,
+    },
     Clear,
 }
 
@@ -49,8 +53,14 @@ fn context_2d(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
 }
 
 fn draw_stroke(context: &CanvasRenderingContext2d, tool: Tool, width: f64, points: &[(f64, f64)]) {
-    let Some(&(x0, y0)) = points.first() else { return };
-    let operation = if tool == Tool::Eraser { "destination-out" } else { "source-over" };
+    let Some(&(x0, y0)) = points.first() else {
+        return;
+    };
+    let operation = if tool == Tool::Eraser {
+        "destination-out"
+    } else {
+        "source-over"
+    };
     let _ = context.set_global_composite_operation(operation);
     context.set_stroke_style_str("#111");
     context.set_fill_style_str("#111");
@@ -74,11 +84,17 @@ fn draw_stroke(context: &CanvasRenderingContext2d, tool: Tool, width: f64, point
 
 /// Redraws every action from a blank canvas.
 fn replay(canvas: &HtmlCanvasElement, history: &[Action]) {
-    let Some(context) = context_2d(canvas) else { return };
+    let Some(context) = context_2d(canvas) else {
+        return;
+    };
     context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
     for action in history {
         match action {
-            Action::Stroke { tool, width, points } => draw_stroke(&context, *tool, *width, points),
+            Action::Stroke {
+                tool,
+                width,
+                points,
+            } => draw_stroke(&context, *tool, *width, points),
             Action::Clear => {
                 context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64)
             }
@@ -90,7 +106,8 @@ fn replay(canvas: &HtmlCanvasElement, history: &[Action]) {
 fn canvas_point(canvas: &HtmlCanvasElement, event: &PointerEvent) -> (f64, f64) {
     let rect = canvas.get_bounding_client_rect();
     let x = (event.client_x() as f64 - rect.left()) * canvas.width() as f64 / rect.width().max(1.0);
-    let y = (event.client_y() as f64 - rect.top()) * canvas.height() as f64 / rect.height().max(1.0);
+    let y =
+        (event.client_y() as f64 - rect.top()) * canvas.height() as f64 / rect.height().max(1.0);
     (x, y)
 }
 
@@ -98,22 +115,32 @@ fn canvas_point(canvas: &HtmlCanvasElement, event: &PointerEvent) -> (f64, f64) 
 fn read_raster(canvas: &HtmlCanvasElement) -> Option<Raster> {
     let context = context_2d(canvas)?;
     let (width, height) = (canvas.width(), canvas.height());
-    let data = context.get_image_data(0.0, 0.0, width as f64, height as f64).ok()?;
-    Some(Raster::from_rgba(width as usize, height as usize, &data.data()))
+    let data = context
+        .get_image_data(0.0, 0.0, width as f64, height as f64)
+        .ok()?;
+    Some(Raster::from_rgba(
+        width as usize,
+        height as usize,
+        &data.data(),
+    ))
 }
 
 /// Paints a 28x28 ink image (0..1) onto the "what the model sees" canvas.
 fn paint_model_input(canvas: &HtmlCanvasElement, frame: Option<&[f32]>) {
-    let Some(context) = context_2d(canvas) else { return };
+    let Some(context) = context_2d(canvas) else {
+        return;
+    };
     let mut rgba = vec![0u8; IMAGE_PIXELS * 4];
     for index in 0..IMAGE_PIXELS {
         let ink = frame.map_or(0.0, |frame| frame[index]);
         let value = (255.0 * (1.0 - ink)).round() as u8;
         rgba[index * 4..index * 4 + 4].copy_from_slice(&[value, value, value, 255]);
     }
-    if let Ok(image) =
-        ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), IMAGE_SIDE as u32, IMAGE_SIDE as u32)
-    {
+    if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(
+        Clamped(&rgba),
+        IMAGE_SIDE as u32,
+        IMAGE_SIDE as u32,
+    ) {
         let _ = context.put_image_data(&image, 0.0, 0.0);
     }
 }
@@ -122,7 +149,8 @@ fn paint_model_input(canvas: &HtmlCanvasElement, frame: Option<&[f32]>) {
 async fn classify(model: &Classifier, frame: &[f32]) -> Vec<f32> {
     let device = Device::flex();
     let values: Vec<f32> = frame.iter().map(|&ink| ink_to_signed(ink)).collect();
-    let input = Tensor::<1>::from_floats(values.as_slice(), &device).reshape([1, 1, IMAGE_SIDE, IMAGE_SIDE]);
+    let input = Tensor::<1>::from_floats(values.as_slice(), &device)
+        .reshape([1, 1, IMAGE_SIDE, IMAGE_SIDE]);
     let probabilities = softmax(model.forward(input), 1);
     match probabilities.into_data_async().await {
         Ok(data) => data.try_into_vec_as::<f32>().unwrap_or_default(),
@@ -153,9 +181,16 @@ pub fn CanvasPanel() -> impl IntoView {
         let result = async {
             let bytes = fetch_bytes(CLASSIFIER_PATH, |_, _| {}).await?;
             let started = web_time::Instant::now();
-            let classifier = weights::load(ClassifierConfig::new().init(&Device::flex()), bytes, "classifier")
-                .map_err(|error| error.to_string())?;
-            log::info!("page: classifier loaded in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+            let classifier = weights::load(
+                ClassifierConfig::new().init(&Device::flex()),
+                bytes,
+                "classifier",
+            )
+            .map_err(|error| error.to_string())?;
+            log::info!(
+                "page: classifier loaded in {:.0} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
             Ok::<_, String>(classifier)
         }
         .await;
@@ -170,7 +205,8 @@ pub fn CanvasPanel() -> impl IntoView {
 
     // Preprocesses the drawing and, when the classifier is loaded, predicts.
     let predict = move || {
-        let (Some(canvas), Some(input)) = (canvas_ref.get_untracked(), input_ref.get_untracked()) else {
+        let (Some(canvas), Some(input)) = (canvas_ref.get_untracked(), input_ref.get_untracked())
+        else {
             return;
         };
         let started = web_time::Instant::now();
@@ -181,7 +217,9 @@ pub fn CanvasPanel() -> impl IntoView {
             latency_ms.set(None);
             return;
         };
-        let Some(classifier) = model.get_value() else { return };
+        let Some(classifier) = model.get_value() else {
+            return;
+        };
         leptos::task::spawn_local(async move {
             let result = classify(&classifier, &frame).await;
             latency_ms.set(Some(started.elapsed().as_secs_f64() * 1000.0));
@@ -214,18 +252,32 @@ pub fn CanvasPanel() -> impl IntoView {
     let on_down = {
         let current = current.clone();
         move |event: PointerEvent| {
-            let Some(canvas) = canvas_ref.get_untracked() else { return };
+            let Some(canvas) = canvas_ref.get_untracked() else {
+                return;
+            };
             event.prevent_default();
             set_canvas_size();
             let _ = canvas.set_pointer_capture(event.pointer_id());
-            let fraction = if tool.get_untracked() == Tool::Eraser { ERASER_FRACTION } else { BRUSH_FRACTION };
-            let pressure = if event.pointer_type() == "pen" { 0.5 + event.pressure() as f64 } else { 1.0 };
+            let fraction = if tool.get_untracked() == Tool::Eraser {
+                ERASER_FRACTION
+            } else {
+                BRUSH_FRACTION
+            };
+            let pressure = if event.pointer_type() == "pen" {
+                0.5 + event.pressure() as f64
+            } else {
+                1.0
+            };
             let width = canvas.width() as f64 * fraction * pressure;
             let point = canvas_point(&canvas, &event);
             if let Some(context) = context_2d(&canvas) {
                 draw_stroke(&context, tool.get_untracked(), width, &[point]);
             }
-            *current.borrow_mut() = Some(Action::Stroke { tool: tool.get_untracked(), width, points: vec![point] });
+            *current.borrow_mut() = Some(Action::Stroke {
+                tool: tool.get_untracked(),
+                width,
+                points: vec![point],
+            });
         }
     };
 
@@ -233,9 +285,18 @@ pub fn CanvasPanel() -> impl IntoView {
         let current = current.clone();
         let last_prediction = last_prediction.clone();
         move |event: PointerEvent| {
-            let Some(canvas) = canvas_ref.get_untracked() else { return };
+            let Some(canvas) = canvas_ref.get_untracked() else {
+                return;
+            };
             let mut current = current.borrow_mut();
-            let Some(Action::Stroke { tool, width, points }) = current.as_mut() else { return };
+            let Some(Action::Stroke {
+                tool,
+                width,
+                points,
+            }) = current.as_mut()
+            else {
+                return;
+            };
             event.prevent_default();
             let point = canvas_point(&canvas, &event);
             let previous = *points.last().unwrap_or(&point);
@@ -267,7 +328,9 @@ pub fn CanvasPanel() -> impl IntoView {
     let undo = {
         let history = history.clone();
         move || {
-            let Some(canvas) = canvas_ref.get_untracked() else { return };
+            let Some(canvas) = canvas_ref.get_untracked() else {
+                return;
+            };
             let mut history = history.borrow_mut();
             if history.pop().is_some() {
                 replay(&canvas, &history);
@@ -281,9 +344,14 @@ pub fn CanvasPanel() -> impl IntoView {
     let clear = {
         let history = history.clone();
         move || {
-            let Some(canvas) = canvas_ref.get_untracked() else { return };
+            let Some(canvas) = canvas_ref.get_untracked() else {
+                return;
+            };
             let mut history = history.borrow_mut();
-            if history.last().is_some_and(|action| !matches!(action, Action::Clear)) {
+            if history
+                .last()
+                .is_some_and(|action| !matches!(action, Action::Clear))
+            {
                 history.push(Action::Clear);
                 replay(&canvas, &history);
                 can_undo.set(true);
@@ -313,7 +381,9 @@ pub fn CanvasPanel() -> impl IntoView {
         })
     };
     let bars = move || {
-        let probabilities = probabilities.get().unwrap_or_else(|| vec![0.0; NUM_CLASSES]);
+        let probabilities = probabilities
+            .get()
+            .unwrap_or_else(|| vec![0.0; NUM_CLASSES]);
         probabilities
             .into_iter()
             .enumerate()

@@ -17,7 +17,11 @@ fn paint_grid(canvas: &web_sys::HtmlCanvasElement, samples: &Samples) {
     let width = NUM_CLASSES * IMAGE_SIDE;
     let height = samples.rows * IMAGE_SIDE;
     if samples.pixels.len() != samples.rows * NUM_CLASSES * IMAGE_PIXELS {
-        log::error!("page: sample grid has {} bytes, expected {}", samples.pixels.len(), samples.rows * NUM_CLASSES * IMAGE_PIXELS);
+        log::error!(
+            "page: sample grid has {} bytes, expected {}",
+            samples.pixels.len(),
+            samples.rows * NUM_CLASSES * IMAGE_PIXELS
+        );
         return;
     }
     canvas.set_width(width as u32);
@@ -59,7 +63,9 @@ pub fn SampleGrid(samples: RwSignal<Option<Samples>>) -> impl IntoView {
             paint_grid(&canvas, &samples);
         }
     });
-    let labels = (0..NUM_CLASSES).map(|digit| view! { <span>{digit}</span> }).collect_view();
+    let labels = (0..NUM_CLASSES)
+        .map(|digit| view! { <span>{digit}</span> })
+        .collect_view();
     view! {
         <figure class="grid-figure">
             <div class="grid-labels" aria-hidden="true">{labels}</div>
@@ -81,7 +87,12 @@ pub fn SampleGrid(samples: RwSignal<Option<Samples>>) -> impl IntoView {
 }
 
 /// Turns a series into an SVG polyline's points, scaled into the chart's plot area.
-fn polyline(points: &[LossPoint], value: impl Fn(&LossPoint) -> f32, max_step: f64, max_value: f64) -> String {
+fn polyline(
+    points: &[LossPoint],
+    value: impl Fn(&LossPoint) -> f32,
+    max_step: f64,
+    max_value: f64,
+) -> String {
     let plot_width = CHART_WIDTH - 2.0 * CHART_PADDING;
     let plot_height = CHART_HEIGHT - 2.0 * CHART_PADDING;
     points

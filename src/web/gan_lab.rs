@@ -19,25 +19,49 @@ fn preference_value(preference: BackendPreference) -> &'static str {
 pub fn GanLab(state: LabState) -> impl IntoView {
     let ready = move || state.prepared.get() && !state.busy.get();
     let toggle = move |_| {
-        let message = if state.running.get_untracked() { ToWorker::Pause } else { ToWorker::Train };
+        let message = if state.running.get_untracked() {
+            ToWorker::Pause
+        } else {
+            ToWorker::Train
+        };
         state.send(&message);
     };
-    let reset = move |_| state.send(&ToWorker::Reset { start: state.start.get_untracked() });
+    let reset = move |_| {
+        state.send(&ToWorker::Reset {
+            start: state.start.get_untracked(),
+        })
+    };
     let step_once = move |_| state.send(&ToWorker::Step);
     let choose_start = move |event| {
-        let start = if event_target_value(&event) == "scratch" { StartFrom::Scratch } else { StartFrom::Shipped };
+        let start = if event_target_value(&event) == "scratch" {
+            StartFrom::Scratch
+        } else {
+            StartFrom::Shipped
+        };
         state.start.set(start);
         state.send(&ToWorker::Reset { start });
     };
     let choose_backend = move |event| {
-        let preference = BackendPreference::from_query(&event_target_value(&event)).unwrap_or_default();
+        let preference =
+            BackendPreference::from_query(&event_target_value(&event)).unwrap_or_default();
         state.preference.set(preference);
-        state.send(&ToWorker::SetBackend { preference, start: state.start.get_untracked() });
+        state.send(&ToWorker::SetBackend {
+            preference,
+            start: state.start.get_untracked(),
+        });
     };
 
-    let step_count = move || state.progress.get().map_or(0, |progress| progress.step).to_string();
+    let step_count = move || {
+        state
+            .progress
+            .get()
+            .map_or(0, |progress| progress.step)
+            .to_string()
+    };
     let speed = move || {
-        state.progress.get().map_or("–".into(), |progress| format!("{:.2}", progress.steps_per_second))
+        state.progress.get().map_or("–".into(), |progress| {
+            format!("{:.2}", progress.steps_per_second)
+        })
     };
     let first_step = move || {
         state
@@ -48,17 +72,26 @@ pub fn GanLab(state: LabState) -> impl IntoView {
     };
     let memory = move || {
         state.progress.get().map_or("–".into(), |progress| {
-            format!("{:.0} MiB", progress.wasm_memory_bytes as f64 / (1024.0 * 1024.0))
+            format!(
+                "{:.0} MiB",
+                progress.wasm_memory_bytes as f64 / (1024.0 * 1024.0)
+            )
         })
     };
     let losses = move || {
         state.progress.get().map_or("–".into(), |progress| {
-            format!("{:.3} / {:.3}", progress.discriminator_loss, progress.generator_loss)
+            format!(
+                "{:.3} / {:.3}",
+                progress.discriminator_loss, progress.generator_loss
+            )
         })
     };
     let quality = move || match state.quality.get() {
         Some((step, accuracy, samples)) => {
-            format!("{:.0}% of {samples} generated digits (step {step})", accuracy * 100.0)
+            format!(
+                "{:.0}% of {samples} generated digits (step {step})",
+                accuracy * 100.0
+            )
         }
         None => "–".into(),
     };

@@ -40,7 +40,9 @@ fn get(target: &JsValue, key: &str) -> JsValue {
 }
 
 fn text(target: &JsValue, key: &str) -> Option<String> {
-    get(target, key).as_string().filter(|value| !value.is_empty())
+    get(target, key)
+        .as_string()
+        .filter(|value| !value.is_empty())
 }
 
 /// Asks the browser for a WebGPU adapter; the error says why there is none.
@@ -54,7 +56,9 @@ pub async fn probe_adapter() -> Result<AdapterInfo, String> {
         .ok()
         .and_then(|value| value.dyn_into::<js_sys::Function>().ok())
         .ok_or("navigator.gpu.requestAdapter is missing")?;
-    let promise = request.call0(&gpu).map_err(|error| format!("requestAdapter failed: {error:?}"))?;
+    let promise = request
+        .call0(&gpu)
+        .map_err(|error| format!("requestAdapter failed: {error:?}"))?;
     let adapter = JsFuture::from(js_sys::Promise::from(promise))
         .await
         .map_err(|error| format!("requestAdapter failed: {error:?}"))?;
@@ -65,13 +69,22 @@ pub async fn probe_adapter() -> Result<AdapterInfo, String> {
     // `GPUAdapterInfo.isFallbackAdapter` is current; older browsers put it on the adapter.
     let info = get(&adapter, "info");
     let is_fallback = get(&info, "isFallbackAdapter").as_bool().unwrap_or(false)
-        || get(&adapter, "isFallbackAdapter").as_bool().unwrap_or(false);
+        || get(&adapter, "isFallbackAdapter")
+            .as_bool()
+            .unwrap_or(false);
     let parts: Vec<String> = ["vendor", "architecture", "description"]
         .iter()
         .filter_map(|key| text(&info, key))
         .collect();
-    let description = if parts.is_empty() { "unnamed adapter".to_string() } else { parts.join(" ") };
-    Ok(AdapterInfo { description, is_fallback })
+    let description = if parts.is_empty() {
+        "unnamed adapter".to_string()
+    } else {
+        parts.join(" ")
+    };
+    Ok(AdapterInfo {
+        description,
+        is_fallback,
+    })
 }
 
 use wasm_bindgen::JsCast;
@@ -108,7 +121,9 @@ pub async fn choose_backend(preference: BackendPreference) -> Backend {
     let adapter = match probe_adapter().await {
         Ok(adapter) => adapter,
         Err(reason) => {
-            return cpu(Some(format!("WebGPU is unavailable: {reason}. Training runs on the CPU.")));
+            return cpu(Some(format!(
+                "WebGPU is unavailable: {reason}. Training runs on the CPU."
+            )));
         }
     };
     if adapter.is_fallback && preference == BackendPreference::Auto {

@@ -19,7 +19,10 @@ pub fn start() {
     let _ = console_log::init_with_level(log::Level::Info);
 
     let global = js_sys::global();
-    if global.dyn_ref::<web_sys::DedicatedWorkerGlobalScope>().is_some() {
+    if global
+        .dyn_ref::<web_sys::DedicatedWorkerGlobalScope>()
+        .is_some()
+    {
         log::info!("worker: starting");
         worker::start();
     } else {

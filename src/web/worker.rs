@@ -14,7 +14,9 @@ use super::assets::{MNIST_PATH, fetch_bytes};
 use super::gpu::{Backend, choose_backend};
 use crate::data::{Mnist, decode_asset};
 use crate::model::{ClassifierConfig, GanConfig};
-use crate::protocol::{BackendPreference, FromWorker, Progress, StartFrom, ToWorker, decode, encode};
+use crate::protocol::{
+    BackendPreference, FromWorker, Progress, StartFrom, ToWorker, decode, encode,
+};
 use crate::session::{GRID_ROWS, GanSession};
 use crate::weights::{self, CLASSIFIER_PATH, DISCRIMINATOR_PATH, GENERATOR_PATH};
 
@@ -39,7 +41,10 @@ fn post(message: &FromWorker) {
 
 fn wasm_memory_bytes() -> u64 {
     let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
-    memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64
+    memory
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as u64
 }
 
 /// Installs the message handler and starts the loop.
@@ -85,7 +90,11 @@ struct Worker {
 async fn fetch_reporting(path: &str) -> Result<Vec<u8>, String> {
     let asset = path.to_string();
     fetch_bytes(path, |loaded, total| {
-        post(&FromWorker::Loading { asset: asset.clone(), loaded, total })
+        post(&FromWorker::Loading {
+            asset: asset.clone(),
+            loaded,
+            total,
+        })
     })
     .await
 }
@@ -142,7 +151,8 @@ impl Worker {
 
     /// Builds a fresh run on the current backend.
     async fn prepare(&mut self, start: StartFrom) -> Result<(), String> {
-        let (Some(backend), Some(shipped), Some(mnist)) = (&self.backend, &self.shipped, &self.mnist)
+        let (Some(backend), Some(shipped), Some(mnist)) =
+            (&self.backend, &self.shipped, &self.mnist)
         else {
             return Err("the worker is not initialised yet".into());
         };
@@ -159,8 +169,12 @@ impl Worker {
         let networks = match start {
             StartFrom::Scratch => None,
             StartFrom::Shipped => Some((
-                weights::load(config.init_generator(&training), shipped.generator.clone(), "generator")
-                    .map_err(|error| error.to_string())?,
+                weights::load(
+                    config.init_generator(&training),
+                    shipped.generator.clone(),
+                    "generator",
+                )
+                .map_err(|error| error.to_string())?,
                 weights::load(
                     config.init_discriminator(&training),
                     shipped.discriminator.clone(),
@@ -193,7 +207,11 @@ impl Worker {
     async fn send_grid(&mut self) {
         if let Some(session) = &self.session {
             let pixels = session.grid().await;
-            post(&FromWorker::Samples { step: session.steps, rows: GRID_ROWS, pixels });
+            post(&FromWorker::Samples {
+                step: session.steps,
+                rows: GRID_ROWS,
+                pixels,
+            });
         }
         self.last_grid = Instant::now();
     }
