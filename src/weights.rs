@@ -15,8 +15,13 @@ pub const DISCRIMINATOR_PATH: &str = "assets/weights/discriminator.bpk";
 pub enum WeightsError {
     #[error("could not serialise weights: {0}")]
     Save(String),
-    #[error("invalid {what} weights ({reason}); the file is corrupt or from another model version")]
-    Load { what: &'static str, reason: String },
+    #[error(
+        "invalid {model_name} weights ({reason}): the file is corrupt or from another model version"
+    )]
+    Load {
+        model_name: &'static str,
+        reason: String,
+    },
 }
 
 /// Serialises a module's parameters and buffers to burnpack bytes.
@@ -31,13 +36,72 @@ pub fn to_bytes<M: Module>(module: M) -> Result<Vec<u8>, WeightsError> {
     Ok(bytes.to_vec())
 }
 
-/// Loads burnpack bytes into `module`, which must have the same structure; `what` names the
-/// model in error messages.
-pub fn load<M: Module>(module: M, bytes: Vec<u8>, what: &'static str) -> Result<M, WeightsError> {
-    let failed = |reason: String| WeightsError::Load { what, reason };
+/// Loads burnpack bytes into `module`, which must have the same structure. `model_name` names
+/// the model in error messages.
+pub fn load<M: Module>(
+    module: M,
+    bytes: Vec<u8>,
+    model_name: &'static str,
+) -> Result<M, WeightsError> {
+    let failed = |reason: String| WeightsError::Load { model_name, reason };
     let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|error| failed(error.to_string()))?;
     module
         .try_load_record(record)
         .map_err(|error| failed(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::prelude::*;
+
+    use super::*;
+    use crate::model::{ClassifierConfig, GanConfig};
+
+    fn logits(model: &crate::model::Classifier, device: &Device) -> Vec<f32> {
+        let input = Tensor::<4>::ones([2, 1, 28, 28], device);
+        model
+            .forward(input)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn classifier_round_trips() {
+        let device = Device::flex();
+        let config = ClassifierConfig::new();
+        let model = config.init(&device);
+        let expected = logits(&model, &device);
+        let bytes = to_bytes(model).unwrap();
+        let loaded = load(config.init(&device), bytes, "classifier").unwrap();
+        assert_eq!(logits(&loaded, &device), expected);
+    }
+
+    #[test]
+    fn load_rejects_garbage() {
+        let device = Device::flex();
+        let error = load(
+            ClassifierConfig::new().init(&device),
+            b"not weights".to_vec(),
+            "classifier",
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().starts_with("invalid classifier weights"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn load_rejects_another_model() {
+        let device = Device::flex();
+        let generator = to_bytes(GanConfig::new().init_generator(&device)).unwrap();
+        let error = load(
+            ClassifierConfig::new().init(&device),
+            generator,
+            "classifier",
+        );
+        assert!(error.is_err());
+    }
 }

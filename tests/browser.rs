@@ -116,7 +116,7 @@ async fn classifier_step_matches_cpu() {
     );
 }
 
-/// Runs one GAN step from the same weights, batch and latents on `device`; returns both losses
+/// Runs one GAN step from the same weights, batch and latents on `device`. Returns both losses,
 /// and the generator's output for fixed latents after the step.
 async fn gan_step(
     device: &Device,

@@ -21,7 +21,7 @@ fn backend_from_query() -> BackendPreference {
         .unwrap_or_default()
 }
 
-/// The whole app.
+/// Renders the whole app and starts the training worker.
 #[component]
 pub fn App() -> impl IntoView {
     let state = spawn_worker(backend_from_query());

@@ -26,7 +26,7 @@ const CANVAS_CSS_SIDE: f64 = 280.0;
 const BRUSH_FRACTION: f64 = 0.07;
 /// The eraser is wider than the brush, as in most paint programs.
 const ERASER_FRACTION: f64 = 0.12;
-/// Least time between two predictions while a stroke is in progress.
+/// Minimum time between two predictions while a stroke is in progress.
 const PREDICT_INTERVAL_MS: f64 = 120.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,9 +47,17 @@ enum Action {
     Clear,
 }
 
-/// A canvas's 2D context.
+/// Returns the canvas's 2D context, created for frequent pixel reads (the drawing is read back
+/// for every prediction).
 fn context_2d(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
-    canvas.get_context("2d").ok().flatten()?.dyn_into().ok()
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"willReadFrequently".into(), &true.into()).ok()?;
+    canvas
+        .get_context_with_context_options("2d", &options)
+        .ok()
+        .flatten()?
+        .dyn_into()
+        .ok()
 }
 
 fn draw_stroke(context: &CanvasRenderingContext2d, tool: Tool, width: f64, points: &[(f64, f64)]) {
@@ -161,7 +169,7 @@ async fn classify(model: &Classifier, frame: &[f32]) -> Vec<f32> {
     }
 }
 
-/// The drawing panel.
+/// Renders the drawing panel.
 #[component]
 pub fn CanvasPanel() -> impl IntoView {
     let canvas_ref = NodeRef::<Canvas>::new();

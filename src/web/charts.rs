@@ -54,7 +54,7 @@ fn paint_grid(canvas: &web_sys::HtmlCanvasElement, samples: &Samples) {
     }
 }
 
-/// The sample grid, repainted whenever new samples arrive.
+/// Renders the sample grid and repaints it whenever new samples arrive.
 #[component]
 pub fn SampleGrid(samples: RwSignal<Option<Samples>>) -> impl IntoView {
     let canvas_ref = NodeRef::<Canvas>::new();
@@ -107,7 +107,7 @@ fn polyline(
         .join(" ")
 }
 
-/// Discriminator and generator losses against steps.
+/// Renders the discriminator and generator losses against steps.
 #[component]
 pub fn LossChart(losses: RwSignal<Vec<LossPoint>>) -> impl IntoView {
     let scales = move || {

@@ -14,7 +14,7 @@ fn preference_value(preference: BackendPreference) -> &'static str {
     }
 }
 
-/// The GAN lab panel.
+/// Renders the GAN lab panel.
 #[component]
 pub fn GanLab(state: LabState) -> impl IntoView {
     let ready = move || state.prepared.get() && !state.busy.get();

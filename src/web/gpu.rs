@@ -11,7 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::protocol::{BackendKind, BackendPreference};
 use crate::selftest::compare_devices;
 
-/// What the browser reports about its WebGPU adapter.
+/// Details of a WebGPU adapter, as far as the browser reveals them.
 #[derive(Clone, Debug)]
 pub struct AdapterInfo {
     /// Vendor, architecture and description, as far as the browser reveals them.
@@ -45,7 +45,7 @@ fn text(target: &JsValue, key: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-/// Asks the browser for a WebGPU adapter; the error says why there is none.
+/// Requests a WebGPU adapter from the browser. The error gives the reason when there is none.
 pub async fn probe_adapter() -> Result<AdapterInfo, String> {
     let navigator = get(&js_sys::global(), "navigator");
     let gpu = get(&navigator, "gpu");
