@@ -9,8 +9,8 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /**
  * Chromium flags. `--enable-unsafe-webgpu` gives headless Chromium a WebGPU adapter (SwiftShader
- * on a machine without a GPU). `--use-angle=vulkan` is left out on purpose because headless
- * Chromium 156 hangs with it on such a machine.
+ * on a machine without a GPU). `--use-angle=vulkan` is left out because headless Chromium 156
+ * hung with it on the project's development machine, which has no GPU.
  */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -212,15 +212,24 @@ export async function readLabStats(page) {
   });
 }
 
-/** Waits until the Train button is enabled, which happens once the worker has prepared a run. */
+/**
+ * Waits until the Train button is enabled, which happens once the worker has prepared a run.
+ * Throws with the banner's text as soon as the page shows its error banner.
+ */
 export async function waitForTrainingReady(page, timeoutMs) {
-  await byTestId(page, 'train-toggle').waitFor({ state: 'visible', timeout: timeoutMs });
-  await page.waitForFunction(
-    () => {
-      const button = document.querySelector('[data-testid="train-toggle"]');
-      return button && !button.disabled;
-    },
-    undefined,
-    { timeout: timeoutMs, polling: 250 },
+  const state = await pollUntil(
+    () =>
+      page.evaluate(() => {
+        const error = document.querySelector('[data-testid="error"]');
+        if (error) {
+          return { error: error.textContent.trim() };
+        }
+        const button = document.querySelector('[data-testid="train-toggle"]');
+        return button && !button.disabled ? { ready: true } : null;
+      }),
+    { timeoutMs, intervalMs: 250, description: 'train-toggle to be enabled' },
   );
+  if (state.error !== undefined) {
+    throw new Error(`the page shows an error before training is ready: ${state.error}`);
+  }
 }
