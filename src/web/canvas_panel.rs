@@ -102,7 +102,14 @@ fn replay(canvas: &HtmlCanvasElement, history: &[Action]) {
                 tool,
                 width,
                 points,
-            } => draw_stroke(&context, *tool, *width, points),
+            } => {
+                // Same calls as while drawing live (a dot, then one segment per move), so the
+                // anti-aliased edges come out identical after an undo.
+                draw_stroke(&context, *tool, *width, &points[..1.min(points.len())]);
+                for segment in points.windows(2) {
+                    draw_stroke(&context, *tool, *width, segment);
+                }
+            }
             Action::Clear => {
                 context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64)
             }

@@ -148,6 +148,11 @@ pub fn LossChart(losses: RwSignal<Vec<LossPoint>>) -> impl IntoView {
                 </text>
                 <polyline class="line-d" points=d_line></polyline>
                 <polyline class="line-g" points=g_line></polyline>
+                <Show when=move || losses.with(Vec::is_empty)>
+                    <text class="empty" x=CHART_WIDTH / 2.0 y=CHART_HEIGHT / 2.0 text-anchor="middle">
+                        "Loss curves appear when training starts."
+                    </text>
+                </Show>
             </svg>
             <figcaption>
                 <span class="key key-d">"D loss"</span>

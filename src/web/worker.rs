@@ -244,6 +244,8 @@ impl Worker {
             ToWorker::Pause => {
                 self.running = false;
                 post(&FromWorker::Running(false));
+                // Show the samples of the step that training stopped at.
+                self.send_grid().await;
             }
             ToWorker::Step => self.pending_steps += 1,
         }

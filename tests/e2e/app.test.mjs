@@ -228,7 +228,10 @@ describe('Ganvas page on the CPU backend', () => {
         const stats = await readLabStats(page);
         return stats.steps >= target && stats.lossPoints >= STEPS_TO_TRAIN ? stats : null;
       },
-      { timeoutMs: TRAINING_TIMEOUT_MS, description: `step-count >= ${target} and 5 loss points` },
+      {
+        timeoutMs: TRAINING_TIMEOUT_MS,
+        description: `step-count >= ${target} and loss-chart data-points >= ${STEPS_TO_TRAIN}`,
+      },
     );
     assert.ok(reached.steps >= target);
     // The worker repaints the grid about once a second while training.
