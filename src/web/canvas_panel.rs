@@ -38,7 +38,8 @@ enum Tool {
 /// One undoable action.
 #[derive(Clone, Debug)]
 enum Action {
-    /// Points in canvas (backing-store) pixels, and the stroke's width in the same unit.
+    /// Points and the stroke's width in units of the canvas side, so strokes survive a change
+    /// of devicePixelRatio (which resizes the backing store).
     Stroke {
         tool: Tool,
         width: f64,
@@ -60,10 +61,18 @@ fn context_2d(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
         .ok()
 }
 
-fn draw_stroke(context: &CanvasRenderingContext2d, tool: Tool, width: f64, points: &[(f64, f64)]) {
+/// Draws a stroke given in units of the canvas side (0..1) on a canvas `side` pixels wide.
+fn draw_stroke(
+    context: &CanvasRenderingContext2d,
+    tool: Tool,
+    width: f64,
+    points: &[(f64, f64)],
+    side: f64,
+) {
     let Some(&(x0, y0)) = points.first() else {
         return;
     };
+    let (x0, y0, width) = (x0 * side, y0 * side, width * side);
     let operation = if tool == Tool::Eraser {
         "destination-out"
     } else {
@@ -83,7 +92,7 @@ fn draw_stroke(context: &CanvasRenderingContext2d, tool: Tool, width: f64, point
         context.begin_path();
         context.move_to(x0, y0);
         for &(x, y) in &points[1..] {
-            context.line_to(x, y);
+            context.line_to(x * side, y * side);
         }
         context.stroke();
     }
@@ -105,9 +114,16 @@ fn replay(canvas: &HtmlCanvasElement, history: &[Action]) {
             } => {
                 // Same calls as while drawing live (a dot, then one segment per move), so the
                 // anti-aliased edges come out identical after an undo.
-                draw_stroke(&context, *tool, *width, &points[..1.min(points.len())]);
+                let side = canvas.width() as f64;
+                draw_stroke(
+                    &context,
+                    *tool,
+                    *width,
+                    &points[..1.min(points.len())],
+                    side,
+                );
                 for segment in points.windows(2) {
-                    draw_stroke(&context, *tool, *width, segment);
+                    draw_stroke(&context, *tool, *width, segment, side);
                 }
             }
             Action::Clear => {
@@ -117,12 +133,12 @@ fn replay(canvas: &HtmlCanvasElement, history: &[Action]) {
     }
 }
 
-/// Maps a pointer event to backing-store pixels; correct at any devicePixelRatio and CSS size.
+/// Maps a pointer event to units of the canvas side (0..1); correct at any devicePixelRatio and
+/// CSS size.
 fn canvas_point(canvas: &HtmlCanvasElement, event: &PointerEvent) -> (f64, f64) {
     let rect = canvas.get_bounding_client_rect();
-    let x = (event.client_x() as f64 - rect.left()) * canvas.width() as f64 / rect.width().max(1.0);
-    let y =
-        (event.client_y() as f64 - rect.top()) * canvas.height() as f64 / rect.height().max(1.0);
+    let x = (event.client_x() as f64 - rect.left()) / rect.width().max(1.0);
+    let y = (event.client_y() as f64 - rect.top()) / rect.height().max(1.0);
     (x, y)
 }
 
@@ -190,6 +206,8 @@ pub fn CanvasPanel() -> impl IntoView {
     let model_status = RwSignal::new("loading the classifier…".to_string());
     let model: StoredValue<Option<Rc<Classifier>>, LocalStorage> = StoredValue::new_local(None);
     let last_prediction = Rc::new(RefCell::new(0.0f64));
+    // The pointer drawing the current stroke; others are ignored until it lifts.
+    let active_pointer = Rc::new(std::cell::Cell::new(0i32));
 
     // Loads the shipped classifier for live recognition.
     leptos::task::spawn_local(async move {
@@ -248,6 +266,7 @@ pub fn CanvasPanel() -> impl IntoView {
         }
     });
 
+    // Returns true when the backing store was resized, which clears the canvas.
     let set_canvas_size = move || {
         if let Some(canvas) = canvas_ref.get_untracked() {
             let ratio = web_sys::window().map_or(1.0, |window| window.device_pixel_ratio());
@@ -255,8 +274,10 @@ pub fn CanvasPanel() -> impl IntoView {
             if canvas.width() != side {
                 canvas.set_width(side);
                 canvas.set_height(side);
+                return true;
             }
         }
+        false
     };
     Effect::new(move |_| {
         if canvas_ref.get().is_some() {
@@ -266,13 +287,24 @@ pub fn CanvasPanel() -> impl IntoView {
 
     let on_down = {
         let current = current.clone();
+        let history = history.clone();
+        let active_pointer = active_pointer.clone();
         move |event: PointerEvent| {
             let Some(canvas) = canvas_ref.get_untracked() else {
                 return;
             };
+            // One stroke at a time: a second finger, or a mouse button other than the main
+            // one, does not draw.
+            let secondary_button = event.pointer_type() == "mouse" && event.button() != 0;
+            if secondary_button || current.borrow().is_some() {
+                return;
+            }
             event.prevent_default();
-            set_canvas_size();
+            if set_canvas_size() {
+                replay(&canvas, &history.borrow());
+            }
             let _ = canvas.set_pointer_capture(event.pointer_id());
+            active_pointer.set(event.pointer_id());
             let fraction = if tool.get_untracked() == Tool::Eraser {
                 ERASER_FRACTION
             } else {
@@ -283,10 +315,16 @@ pub fn CanvasPanel() -> impl IntoView {
             } else {
                 1.0
             };
-            let width = canvas.width() as f64 * fraction * pressure;
+            let width = fraction * pressure;
             let point = canvas_point(&canvas, &event);
             if let Some(context) = context_2d(&canvas) {
-                draw_stroke(&context, tool.get_untracked(), width, &[point]);
+                draw_stroke(
+                    &context,
+                    tool.get_untracked(),
+                    width,
+                    &[point],
+                    canvas.width() as f64,
+                );
             }
             *current.borrow_mut() = Some(Action::Stroke {
                 tool: tool.get_untracked(),
@@ -298,11 +336,15 @@ pub fn CanvasPanel() -> impl IntoView {
 
     let on_move = {
         let current = current.clone();
+        let active_pointer = active_pointer.clone();
         let last_prediction = last_prediction.clone();
         move |event: PointerEvent| {
             let Some(canvas) = canvas_ref.get_untracked() else {
                 return;
             };
+            if event.pointer_id() != active_pointer.get() {
+                return;
+            }
             let mut current = current.borrow_mut();
             let Some(Action::Stroke {
                 tool,
@@ -317,7 +359,13 @@ pub fn CanvasPanel() -> impl IntoView {
             let previous = *points.last().unwrap_or(&point);
             points.push(point);
             if let Some(context) = context_2d(&canvas) {
-                draw_stroke(&context, *tool, *width, &[previous, point]);
+                draw_stroke(
+                    &context,
+                    *tool,
+                    *width,
+                    &[previous, point],
+                    canvas.width() as f64,
+                );
             }
             drop(current);
             let now = js_sys::Date::now();
@@ -330,9 +378,14 @@ pub fn CanvasPanel() -> impl IntoView {
 
     let finish_stroke = {
         let current = current.clone();
+        let active_pointer = active_pointer.clone();
         let history = history.clone();
-        move |_event: PointerEvent| {
-            if let Some(action) = current.borrow_mut().take() {
+        move |event: PointerEvent| {
+            if event.pointer_id() != active_pointer.get() {
+                return;
+            }
+            let finished = current.borrow_mut().take();
+            if let Some(action) = finished {
                 history.borrow_mut().push(action);
                 can_undo.set(true);
                 predict();

@@ -235,7 +235,14 @@ impl Worker {
                 self.load_assets().await?;
                 self.prepare(start).await?;
             }
-            ToWorker::Reset { start } => self.prepare(start).await?,
+            ToWorker::Reset { start } => {
+                // After a failed start, a reset retries what is missing.
+                if self.backend.is_none() {
+                    self.select_backend(BackendPreference::Auto).await;
+                }
+                self.load_assets().await?;
+                self.prepare(start).await?;
+            }
             ToWorker::Train => {
                 self.running = self.session.is_some();
                 self.window_start = (Instant::now(), self.steps_done());
@@ -243,6 +250,7 @@ impl Worker {
             }
             ToWorker::Pause => {
                 self.running = false;
+                self.pending_steps = 0;
                 post(&FromWorker::Running(false));
                 // Show the samples of the step that training stopped at.
                 self.send_grid().await;
@@ -265,6 +273,16 @@ impl Worker {
         let started = Instant::now();
         let losses = session.step(&mnist.train).await;
         let step = session.steps;
+        if !losses.discriminator.is_finite() || !losses.generator.is_finite() {
+            self.running = false;
+            self.pending_steps = 0;
+            post(&FromWorker::Running(false));
+            post(&FromWorker::Error(format!(
+                "training diverged: the losses are {} (D) and {} (G) at step {step}. Press Reset.",
+                losses.discriminator, losses.generator
+            )));
+            return;
+        }
         if step == 1 {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             log::info!("worker: first step took {ms:.0} ms");
