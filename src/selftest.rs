@@ -51,7 +51,9 @@ async fn probe(device: &Device) -> (Vec<f32>, Vec<f32>) {
     (product, convolved)
 }
 
-fn relative_error(reference: &[f32], candidate: &[f32]) -> f32 {
+/// Returns the largest absolute difference relative to the reference's largest magnitude;
+/// infinite when the lengths differ or the candidate has a non-finite value.
+pub fn relative_error(reference: &[f32], candidate: &[f32]) -> f32 {
     if reference.len() != candidate.len() {
         return f32::INFINITY;
     }

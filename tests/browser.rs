@@ -10,7 +10,7 @@
 use burn::prelude::*;
 use ganvas::data::{Digits, IMAGE_PIXELS, SplitMix64};
 use ganvas::model::{ClassifierConfig, GanConfig};
-use ganvas::selftest::compare_devices;
+use ganvas::selftest::{compare_devices, relative_error};
 use ganvas::training::{
     ClassifierTrainer, ClassifierTrainingConfig, GanTrainer, GanTrainingConfig, latent_batch,
     shifted_batch,
@@ -42,29 +42,6 @@ async fn read<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .expect("tensor should be readable");
     data.try_into_vec_as::<f32>()
         .expect("tensor should convert to f32")
-}
-
-fn relative_difference(expected: &[f32], actual: &[f32]) -> f32 {
-    assert_eq!(
-        expected.len(),
-        actual.len(),
-        "outputs have different lengths"
-    );
-    let scale = expected
-        .iter()
-        .fold(1e-6f32, |max, value| max.max(value.abs()));
-    let worst = expected
-        .iter()
-        .zip(actual)
-        .map(|(a, b)| {
-            if b.is_finite() {
-                (a - b).abs()
-            } else {
-                f32::INFINITY
-            }
-        })
-        .fold(0.0, f32::max);
-    worst / scale
 }
 
 async fn webgpu() -> Device {
@@ -104,12 +81,12 @@ async fn classifier_step_matches_cpu() {
     let (cpu_loss, cpu_logits) = classifier_step(&cpu, bytes.clone()).await;
     let (gpu_loss, gpu_logits) = classifier_step(&webgpu().await, bytes).await;
 
-    let loss_difference = relative_difference(&cpu_loss, &gpu_loss);
+    let loss_difference = relative_error(&cpu_loss, &gpu_loss);
     assert!(
         loss_difference < STEP_TOLERANCE,
         "loss: CPU {cpu_loss:?}, WebGPU {gpu_loss:?}"
     );
-    let logits_difference = relative_difference(&cpu_logits, &gpu_logits);
+    let logits_difference = relative_error(&cpu_logits, &gpu_logits);
     assert!(
         logits_difference < STEP_TOLERANCE,
         "logits after the step differ by {logits_difference}"
@@ -163,12 +140,12 @@ async fn gan_step_matches_cpu() {
     let (cpu_losses, cpu_samples) = gan_step(&cpu, generator.clone(), discriminator.clone()).await;
     let (gpu_losses, gpu_samples) = gan_step(&webgpu().await, generator, discriminator).await;
 
-    let loss_difference = relative_difference(&cpu_losses, &gpu_losses);
+    let loss_difference = relative_error(&cpu_losses, &gpu_losses);
     assert!(
         loss_difference < STEP_TOLERANCE,
         "D and G losses: CPU {cpu_losses:?}, WebGPU {gpu_losses:?}"
     );
-    let sample_difference = relative_difference(&cpu_samples, &gpu_samples);
+    let sample_difference = relative_error(&cpu_samples, &gpu_samples);
     assert!(
         sample_difference < STEP_TOLERANCE,
         "samples after the step differ by {sample_difference}"
