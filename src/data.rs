@@ -92,15 +92,6 @@ impl Digits {
         }
         Ok(Self { labels, pixels })
     }
-
-    /// Returns the first `count` digits (or all of them if there are fewer).
-    pub fn take(&self, count: usize) -> Self {
-        let count = count.min(self.len());
-        Self {
-            labels: self.labels[..count].to_vec(),
-            pixels: self.pixels[..count * IMAGE_PIXELS].to_vec(),
-        }
-    }
 }
 
 /// The MNIST training and test sets.
@@ -110,10 +101,10 @@ pub struct Mnist {
     pub test: Digits,
 }
 
-fn read_u32_be(bytes: &[u8], offset: usize, what: &'static str) -> Result<u32, DataError> {
+fn read_u32_be(bytes: &[u8], offset: usize, field: &'static str) -> Result<u32, DataError> {
     let word = bytes
         .get(offset..offset + 4)
-        .ok_or(DataError::Truncated(what))?;
+        .ok_or(DataError::Truncated(field))?;
     Ok(u32::from_be_bytes([word[0], word[1], word[2], word[3]]))
 }
 

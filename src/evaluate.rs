@@ -7,6 +7,19 @@ use crate::data::{Digits, NUM_CLASSES, SplitMix64, batch};
 use crate::model::{Classifier, GanConfig, Generator};
 use crate::training::latent_batch;
 
+/// Reads a float tensor back to the host without blocking, as WebGPU in the browser requires.
+///
+/// # Panics
+/// Panics if the device fails to return the data, which burn reports only for a lost device.
+pub async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    let data = tensor
+        .into_data_async()
+        .await
+        .expect("a device tensor should be readable");
+    data.try_into_vec_as::<f32>()
+        .expect("a float tensor should convert to f32")
+}
+
 /// Reads the predicted class of each row of `logits` without blocking, as WebGPU in the
 /// browser requires.
 pub async fn predicted_classes(logits: Tensor<2>) -> Vec<usize> {

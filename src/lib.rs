@@ -1,6 +1,6 @@
 //! Ganvas: a conditional GAN and a digit classifier on MNIST, trained and used in the browser
-//! on WebGPU or the CPU. The library holds the data, models and training steps, free of UI code
-//! and generic over burn devices; the `web` module holds the page and the training worker.
+//! on WebGPU or the CPU. The library contains the data, models and training steps, free of UI
+//! code and generic over burn devices. The `web` module contains the page and the training worker.
 
 pub mod data;
 pub mod evaluate;

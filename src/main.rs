@@ -1,5 +1,5 @@
 //! Entry point of the page and of its training worker: the same wasm module runs in both, and
-//! `web::start` tells them apart.
+//! `web::start` checks which one it runs in.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

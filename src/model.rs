@@ -145,7 +145,7 @@ pub struct Discriminator {
     label_projection: Embedding,
 }
 
-/// A 4x4, stride-2 convolution that halves the side (28 to 14 to 7).
+/// Creates a 4x4, stride-2 convolution that halves the side (28 to 14 to 7).
 fn downsample(channels: [usize; 2], device: &Device) -> Conv2d {
     Conv2dConfig::new(channels, [4, 4])
         .with_stride([2, 2])
@@ -153,7 +153,7 @@ fn downsample(channels: [usize; 2], device: &Device) -> Conv2d {
         .init(device)
 }
 
-/// A 4x4, stride-2 transposed convolution that doubles the side (7 to 14 to 28).
+/// Creates a 4x4, stride-2 transposed convolution that doubles the side (7 to 14 to 28).
 fn upsample(channels: [usize; 2], device: &Device) -> ConvTranspose2d {
     ConvTranspose2dConfig::new(channels, [4, 4])
         .with_stride([2, 2])

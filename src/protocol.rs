@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which compute backend the visitor asked for.
+/// The compute backend that the visitor requested.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BackendPreference {
     /// WebGPU on a hardware adapter that passes the start-up self-test, else the CPU.
@@ -36,7 +36,7 @@ pub enum BackendKind {
     Cpu,
 }
 
-/// Where a GAN training run starts.
+/// The starting point of a GAN training run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StartFrom {
     /// The generator and discriminator weights shipped with the app.

@@ -7,6 +7,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use crate::data::SplitMix64;
+use crate::evaluate::read_floats;
 
 /// Largest accepted difference, relative to the reference's largest magnitude. f32 kernels
 /// that sum in another order differ by about 1e-6 here; a failed kernel differs by order 1.
@@ -22,15 +23,6 @@ fn random_tensor<const D: usize>(
     Tensor::<1>::from_floats(values.as_slice(), device).reshape(shape)
 }
 
-async fn read(tensor: Tensor<2>) -> Vec<f32> {
-    let data = tensor
-        .into_data_async()
-        .await
-        .expect("self-test output should be readable");
-    data.try_into_vec_as::<f32>()
-        .expect("self-test output should convert to f32")
-}
-
 /// Computes matmuls of the shapes the models use (a general one, a vector times a matrix as in
 /// single-image inference, a matrix times a vector as in the discriminator's score) and a
 /// strided convolution on `device`. Matmul kernels are chosen by shape, so each shape can
@@ -41,13 +33,13 @@ async fn probe(device: &Device) -> (Vec<f32>, Vec<f32>) {
     for [m, k, n] in [[64, 96, 48], [1, 3136, 128], [64, 3136, 1]] {
         let lhs = random_tensor([m, k], &mut rng, device);
         let rhs = random_tensor([k, n], &mut rng, device);
-        product.extend(read(lhs.matmul(rhs)).await);
+        product.extend(read_floats(lhs.matmul(rhs)).await);
     }
     let images = random_tensor([4, 8, 14, 14], &mut rng, device);
     let weight = random_tensor([16, 8, 4, 4], &mut rng, device);
     let bias = random_tensor([16], &mut rng, device);
     let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
-    let convolved = read(conv2d(images, weight, Some(bias), options).flatten(1, 3)).await;
+    let convolved = read_floats(conv2d(images, weight, Some(bias), options)).await;
     (product, convolved)
 }
 

@@ -5,7 +5,7 @@
 use burn::prelude::*;
 
 use crate::data::{BatchSampler, Digits, IMAGE_PIXELS, NUM_CLASSES, SplitMix64};
-use crate::evaluate::generated_label_accuracy;
+use crate::evaluate::{generated_label_accuracy, read_floats};
 use crate::model::{Classifier, Discriminator, GanConfig, Generator};
 use crate::training::{GanTrainer, GanTrainingConfig, latent_batch, shifted_batch};
 
@@ -39,24 +39,10 @@ pub struct GanSession {
     pub steps: u64,
 }
 
-/// Reads a one-element loss tensor.
-async fn read_scalar(tensor: Tensor<1>) -> f32 {
-    let data = tensor
-        .into_data_async()
-        .await
-        .expect("a loss tensor should be readable");
-    data.try_into_vec_as::<f32>()
-        .expect("a loss should convert to f32")[0]
-}
-
 /// Converts `[batch, 1, 28, 28]` images in [-1, 1] to greyscale bytes (255 = ink).
 pub async fn images_to_bytes(images: Tensor<4>) -> Vec<u8> {
-    let data = images
-        .into_data_async()
+    read_floats(images)
         .await
-        .expect("generated images should be readable");
-    data.try_into_vec_as::<f32>()
-        .expect("generated images should convert to f32")
         .into_iter()
         .map(|value| ((value + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
         .collect()
@@ -104,23 +90,19 @@ impl GanSession {
         }
     }
 
-    pub fn config(&self) -> &GanConfig {
-        &self.trainer.model_config
-    }
-
-    pub fn training_config_mut(&mut self) -> &mut GanTrainingConfig {
-        &mut self.trainer.config
-    }
-
-    /// Runs one training step on a batch from `train` and reads the losses back.
+    /// Runs one training step on a batch from `train` and reads both losses back in one
+    /// transfer, so WebGPU waits for the device once per step.
     pub async fn step(&mut self, train: &Digits) -> StepLosses {
         let indices = self.sampler.next_batch(self.trainer.config.batch_size);
         let (images, labels) = shifted_batch(train, &indices, 0, &mut self.rng, &self.device);
         let losses = self.trainer.step(images, labels, &mut self.rng);
         self.steps += 1;
+
+        let both = Tensor::cat(vec![losses.discriminator, losses.generator], 0);
+        let values = read_floats(both).await;
         StepLosses {
-            discriminator: read_scalar(losses.discriminator).await,
-            generator: read_scalar(losses.generator).await,
+            discriminator: values[0],
+            generator: values[1],
         }
     }
 

@@ -1,7 +1,7 @@
 //! Training steps for the classifier and the conditional GAN, written by hand because burn-train's
 //! `Learner` does not run on wasm. A step only queues tensor work and returns detached loss
-//! tensors; callers read them with `into_data_async` (required on WebGPU in the browser), so the
-//! same code drives the native CLI, the tests and the in-tab worker.
+//! tensors. Callers read them with `into_data_async`, which WebGPU in the browser requires, so
+//! the same code drives the native CLI, the tests and the in-tab worker.
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::ModuleOptimizer;
@@ -161,7 +161,7 @@ impl GanTrainer {
         }
     }
 
-    /// Runs one discriminator step and one generator step on a batch of real images; the
+    /// Runs one discriminator step and one generator step on a batch of real images. The
     /// generated images use the real batch's labels and latents drawn from `rng`.
     pub fn step(
         &mut self,
@@ -228,13 +228,41 @@ mod tests {
         loss.into_data().try_into_vec_as::<f32>().unwrap()[0]
     }
 
+    /// Returns a fixed batch of 16 noise images with labels 0-9, and the RNG for latents.
+    fn fixed_batch(device: &Device) -> (Tensor<4>, Tensor<1, Int>, SplitMix64) {
+        let indices: Vec<usize> = (0..16).collect();
+        let mut rng = SplitMix64::new(1);
+        let (images, labels) = shifted_batch(&fixed_digits(16), &indices, 0, &mut rng, device);
+        (images, labels, rng)
+    }
+
+    /// Runs 11 GAN steps on the fixed batch; returns the first and last losses, D then G.
+    fn gan_losses(config: GanTrainingConfig) -> ([f32; 2], [f32; 2]) {
+        let device = Device::flex().autodiff();
+        let (images, labels, mut rng) = fixed_batch(&device);
+        let model_config = GanConfig::new();
+        let mut trainer = GanTrainer::new(
+            model_config.init_generator(&device),
+            model_config.init_discriminator(&device),
+            model_config,
+            config,
+        );
+        let mut step = || {
+            let losses = trainer.step(images.clone(), labels.clone(), &mut rng);
+            [read(losses.discriminator), read(losses.generator)]
+        };
+        let first = step();
+        let mut last = first;
+        for _ in 0..10 {
+            last = step();
+        }
+        (first, last)
+    }
+
     #[test]
     fn classifier_steps_lower_loss_on_fixed_batch() {
         let device = Device::flex().autodiff();
-        let digits = fixed_digits(16);
-        let indices: Vec<usize> = (0..16).collect();
-        let mut rng = SplitMix64::new(1);
-        let (images, labels) = shifted_batch(&digits, &indices, 0, &mut rng, &device);
+        let (images, labels, _) = fixed_batch(&device);
         let model = ClassifierConfig::new().with_dropout(0.0).init(&device);
         let mut trainer = ClassifierTrainer::new(model, ClassifierTrainingConfig::new());
         let first = read(trainer.step(images.clone(), labels.clone()));
@@ -247,31 +275,8 @@ mod tests {
 
     #[test]
     fn gan_discriminator_learns_fixed_batch() {
-        let device = Device::flex().autodiff();
-        let digits = fixed_digits(16);
-        let indices: Vec<usize> = (0..16).collect();
-        let mut rng = SplitMix64::new(1);
-        let (images, labels) = shifted_batch(&digits, &indices, 0, &mut rng, &device);
-        let config = GanConfig::new();
-        let mut trainer = GanTrainer::new(
-            config.init_generator(&device),
-            config.init_discriminator(&device),
-            config,
-            GanTrainingConfig::new().with_generator_learning_rate(0.0),
-        );
-        let first = read(
-            trainer
-                .step(images.clone(), labels.clone(), &mut rng)
-                .discriminator,
-        );
-        let mut last = first;
-        for _ in 0..10 {
-            last = read(
-                trainer
-                    .step(images.clone(), labels.clone(), &mut rng)
-                    .discriminator,
-            );
-        }
+        let frozen_generator = GanTrainingConfig::new().with_generator_learning_rate(0.0);
+        let ([first, _], [last, _]) = gan_losses(frozen_generator);
         assert!(
             last < first * 0.5,
             "discriminator loss went from {first} to {last}"
@@ -280,33 +285,10 @@ mod tests {
 
     #[test]
     fn gan_generator_step_lowers_generator_loss() {
-        let device = Device::flex().autodiff();
-        let digits = fixed_digits(16);
-        let indices: Vec<usize> = (0..16).collect();
-        let mut rng = SplitMix64::new(1);
-        let (images, labels) = shifted_batch(&digits, &indices, 0, &mut rng, &device);
-        let config = GanConfig::new();
-        let mut trainer = GanTrainer::new(
-            config.init_generator(&device),
-            config.init_discriminator(&device),
-            config,
-            GanTrainingConfig::new()
-                .with_discriminator_learning_rate(0.0)
-                .with_generator_learning_rate(1e-3),
-        );
-        let first = read(
-            trainer
-                .step(images.clone(), labels.clone(), &mut rng)
-                .generator,
-        );
-        let mut last = first;
-        for _ in 0..10 {
-            last = read(
-                trainer
-                    .step(images.clone(), labels.clone(), &mut rng)
-                    .generator,
-            );
-        }
+        let frozen_discriminator = GanTrainingConfig::new()
+            .with_discriminator_learning_rate(0.0)
+            .with_generator_learning_rate(1e-3);
+        let ([_, first], [_, last]) = gan_losses(frozen_discriminator);
         assert!(last < first, "generator loss went from {first} to {last}");
     }
 
@@ -322,6 +304,7 @@ mod tests {
         let lit: Vec<usize> = (0..IMAGE_PIXELS).filter(|&i| values[i] > 0.0).collect();
         assert_eq!(lit.len(), 1);
         let (x, y) = (lit[0] % IMAGE_SIDE, lit[0] / IMAGE_SIDE);
-        assert!(x.abs_diff(14) <= 2 && y.abs_diff(14) <= 2);
+        assert!(x.abs_diff(14) <= 2, "x moved to {x}");
+        assert!(y.abs_diff(14) <= 2, "y moved to {y}");
     }
 }

@@ -9,6 +9,7 @@
 
 use burn::prelude::*;
 use ganvas::data::{Digits, IMAGE_PIXELS, SplitMix64};
+use ganvas::evaluate::read_floats;
 use ganvas::model::{ClassifierConfig, GanConfig};
 use ganvas::selftest::{compare_devices, relative_error};
 use ganvas::training::{
@@ -35,15 +36,6 @@ fn digits(count: usize) -> Digits {
     Digits::new(labels, pixels).expect("generated digits should be valid")
 }
 
-async fn read<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    let data = tensor
-        .into_data_async()
-        .await
-        .expect("tensor should be readable");
-    data.try_into_vec_as::<f32>()
-        .expect("tensor should convert to f32")
-}
-
 async fn webgpu() -> Device {
     wgpu_device()
         .await
@@ -67,8 +59,8 @@ async fn classifier_step(device: &Device, weights_bytes: Vec<u8>) -> (Vec<f32>, 
     let batch: Vec<usize> = (0..16).collect();
     let mut rng = SplitMix64::new(1);
     let (images, labels) = shifted_batch(&digits(16), &batch, 0, &mut rng, &training);
-    let loss = read(trainer.step(images.clone(), labels)).await;
-    let logits = read(trainer.model.valid().forward(images.inner())).await;
+    let loss = read_floats(trainer.step(images.clone(), labels)).await;
+    let logits = read_floats(trainer.model.valid().forward(images.inner())).await;
     (loss, logits)
 }
 
@@ -120,13 +112,13 @@ async fn gan_step(
     let mut rng = SplitMix64::new(2);
     let (images, labels) = shifted_batch(&digits(16), &batch, 0, &mut rng, &training);
     let losses = trainer.step(images, labels.clone(), &mut rng);
-    let mut loss_values = read(losses.discriminator).await;
-    loss_values.extend(read(losses.generator).await);
+    let mut loss_values = read_floats(losses.discriminator).await;
+    loss_values.extend(read_floats(losses.generator).await);
 
     let inference = device.clone();
     let latent = latent_batch(16, config.latent_dim, &mut SplitMix64::new(3), &inference);
     let samples = trainer.generator.valid().forward(latent, labels.inner());
-    (loss_values, read(samples).await)
+    (loss_values, read_floats(samples).await)
 }
 
 #[wasm_bindgen_test]

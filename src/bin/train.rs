@@ -5,8 +5,8 @@
 //! - `cargo run --release --bin train -- classifier [steps]`: trains the classifier (default
 //!   3000 steps of 64 images) and writes `assets/weights/classifier.bpk`.
 //! - `cargo run --release --bin train -- gan [steps]`: trains the conditional GAN (default 6000
-//!   steps) and writes the generator and discriminator weights; needs the classifier weights to
-//!   report the label accuracy of generated digits.
+//!   steps) and writes the generator and discriminator weights. It reads the classifier weights
+//!   to report the label accuracy of generated digits.
 //! - `cargo run --release --bin train -- check`: evaluates the shipped weights.
 
 use std::process::ExitCode;
