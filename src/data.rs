@@ -23,6 +23,8 @@ pub const IMAGE_SIDE: usize = 28;
 pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
 /// Number of digit classes.
 pub const NUM_CLASSES: usize = 10;
+/// Every digit label.
+pub const ALL_DIGITS: std::ops::Range<u8> = 0..10;
 /// Images in the original MNIST training set.
 pub const TRAIN_COUNT: usize = 60_000;
 /// Images in the original MNIST test set.

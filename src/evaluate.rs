@@ -3,7 +3,9 @@
 
 use burn::prelude::*;
 
-use crate::data::{Digits, NUM_CLASSES, SplitMix64, batch};
+use std::ops::Range;
+
+use crate::data::{Digits, SplitMix64, batch};
 use crate::model::{Classifier, GanConfig, Generator};
 use crate::training::latent_batch;
 
@@ -57,19 +59,22 @@ pub async fn classifier_accuracy(
     correct as f32 / digits.len().max(1) as f32
 }
 
-/// Generates `per_class` digits of each class from latents seeded by `seed` and returns the
-/// fraction that `classifier` reads as their label. Both models should be in inference mode.
+/// Generates `per_class` digits of each label in `digits` from latents seeded by `seed` and
+/// returns the fraction that `classifier` (a 10-class MNIST model) reads as their label. Both
+/// models should be in inference mode.
 pub async fn generated_label_accuracy(
     generator: &Generator,
     config: &GanConfig,
     classifier: &Classifier,
+    digits: Range<u8>,
     per_class: usize,
     seed: u64,
     device: &Device,
 ) -> f32 {
     let mut rng = SplitMix64::new(seed);
-    let count = per_class * NUM_CLASSES;
-    let labels: Vec<i64> = (0..count).map(|i| (i % NUM_CLASSES) as i64).collect();
+    let classes: Vec<i64> = digits.map(i64::from).collect();
+    let count = per_class * classes.len();
+    let labels: Vec<i64> = (0..count).map(|i| classes[i % classes.len()]).collect();
     let latent = latent_batch(count, config.latent_dim, &mut rng, device);
     let label_tensor = Tensor::<1, Int>::from_ints(labels.as_slice(), device);
     let images = generator.forward(latent, label_tensor);

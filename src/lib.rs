@@ -10,6 +10,7 @@ pub mod protocol;
 pub mod selftest;
 pub mod session;
 pub mod training;
+pub mod transfer;
 pub mod weights;
 
 #[cfg(target_arch = "wasm32")]

@@ -36,6 +36,9 @@ pub struct ClassifierConfig {
     /// Dropout before the head, during training only.
     #[config(default = 0.3)]
     pub dropout: f64,
+    /// Outputs of the head: 10 for MNIST, fewer for a transfer target.
+    #[config(default = 10)]
+    pub classes: usize,
 }
 
 /// A CNN for 28x28 digits: three 3x3 convolution blocks with batch norm, a dense feature layer
@@ -72,7 +75,7 @@ impl ClassifierConfig {
             dense: LinearConfig::new(self.channels_2 * QUARTER_SIDE * QUARTER_SIDE, self.hidden)
                 .init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
-            head: LinearConfig::new(self.hidden, NUM_CLASSES).init(device),
+            head: LinearConfig::new(self.hidden, self.classes).init(device),
         }
     }
 }
@@ -93,14 +96,40 @@ impl Classifier {
         relu(self.dense.forward(x))
     }
 
+    /// Computes class logits from feature vectors.
+    ///
+    /// # Shapes
+    /// - features: `[batch, hidden]`
+    /// - output: `[batch, classes]`
+    pub fn classify_features(&self, features: Tensor<2>) -> Tensor<2> {
+        self.head.forward(self.dropout.forward(features))
+    }
+
     /// Computes class logits.
     ///
     /// # Shapes
     /// - images: `[batch, 1, 28, 28]`, values in [-1, 1]
-    /// - output: `[batch, 10]`
+    /// - output: `[batch, classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let features = self.features(images);
-        self.head.forward(self.dropout.forward(features))
+        self.classify_features(self.features(images))
+    }
+
+    /// The linear head, the only layer that frozen-feature training updates.
+    pub fn head(&self) -> &Linear {
+        &self.head
+    }
+
+    /// Replaces the head by a freshly initialised one with `classes` outputs, keeping the
+    /// feature extractor.
+    pub fn with_new_head(mut self, classes: usize, device: &Device) -> Self {
+        let [hidden, _] = self.head.weight.dims();
+        self.head = LinearConfig::new(hidden, classes).init(device);
+        self
+    }
+
+    /// Number of classes the head scores.
+    pub fn classes(&self) -> usize {
+        self.head.weight.dims()[1]
     }
 }
 
@@ -231,6 +260,11 @@ impl Generator {
 }
 
 impl Discriminator {
+    /// The first convolution, the layer that FreezeD fine-tuning keeps fixed.
+    pub fn input_layer(&self) -> &Conv2d {
+        &self.down_1
+    }
+
     /// Scores images as real (positive logits) or generated (negative logits).
     ///
     /// # Shapes

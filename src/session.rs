@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 
-use crate::data::{BatchSampler, Digits, IMAGE_PIXELS, NUM_CLASSES, SplitMix64};
+use crate::data::{ALL_DIGITS, BatchSampler, Digits, IMAGE_PIXELS, NUM_CLASSES, SplitMix64};
 use crate::evaluate::{generated_label_accuracy, read_floats};
 use crate::model::{Classifier, Discriminator, GanConfig, Generator};
 use crate::training::{GanTrainer, GanTrainingConfig, latent_batch, shifted_batch};
@@ -123,6 +123,7 @@ impl GanSession {
             &generator,
             &self.trainer.model_config,
             &self.classifier,
+            ALL_DIGITS,
             per_class,
             QUALITY_SEED,
             &self.inference_device,

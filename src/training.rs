@@ -8,6 +8,7 @@ use burn::optim::ModuleOptimizer;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::softplus;
+use serde::{Deserialize, Serialize};
 
 use crate::data::{Digits, IMAGE_PIXELS, IMAGE_SIDE, SplitMix64, pixel_to_signed};
 use crate::model::{Classifier, Discriminator, GanConfig, Generator};
@@ -25,6 +26,19 @@ pub struct ClassifierTrainingConfig {
     /// the classifier robust to the imperfect centring of drawn digits.
     #[config(default = 2)]
     pub max_shift: usize,
+    /// How the feature extractor (everything below the head) trains.
+    #[config(default = "BackboneTraining::Train { learning_rate_scale: 1.0 }")]
+    pub backbone: BackboneTraining,
+}
+
+/// How a classifier step treats the feature extractor below the head.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum BackboneTraining {
+    /// Trains it at the head's learning rate times `learning_rate_scale`.
+    Train { learning_rate_scale: f64 },
+    /// Runs it in inference mode without gradients, so its weights and batch-norm statistics
+    /// stay bit-identical and only the head learns.
+    Frozen,
 }
 
 /// GAN optimisation settings, with the DCGAN paper's Adam values as defaults.
@@ -42,6 +56,10 @@ pub struct GanTrainingConfig {
     /// Real images per step (the same number of generated images is scored).
     #[config(default = 64)]
     pub batch_size: usize,
+    /// Keeps the discriminator's input layer fixed (FreezeD, Mo et al. 2020, "Freeze the
+    /// Discriminator: a Simple Baseline for Fine-Tuning GANs"); the layers above it train.
+    #[config(default = false)]
+    pub freeze_discriminator_input: bool,
 }
 
 /// Builds a `[batch, 1, 28, 28]` tensor from digits, each shifted by a random offset in
@@ -93,11 +111,13 @@ pub fn latent_batch(rows: usize, dim: usize, rng: &mut SplitMix64, device: &Devi
     Tensor::<1>::from_floats(values.as_slice(), device).reshape([rows, dim])
 }
 
-/// A classifier with its optimiser.
+/// A classifier with one optimiser for the head and one for the feature extractor, so the two
+/// can train at different learning rates.
 pub struct ClassifierTrainer {
     pub model: Classifier,
     pub config: ClassifierTrainingConfig,
-    optimizer: ModuleOptimizer,
+    head_optimizer: ModuleOptimizer,
+    backbone_optimizer: ModuleOptimizer,
 }
 
 impl ClassifierTrainer {
@@ -106,20 +126,40 @@ impl ClassifierTrainer {
         Self {
             model,
             config,
-            optimizer: AdamConfig::new().init(),
+            head_optimizer: AdamConfig::new().init(),
+            backbone_optimizer: AdamConfig::new().init(),
         }
     }
 
     /// Runs one optimisation step; returns the batch's mean cross-entropy.
     pub fn step(&mut self, images: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1> {
-        let logits = self.model.forward(images);
+        let logits = match self.config.backbone {
+            BackboneTraining::Frozen => {
+                let features = self.model.valid().features(images.inner());
+                self.model.classify_features(Tensor::from_inner(features))
+            }
+            BackboneTraining::Train { .. } => self.model.forward(images),
+        };
         let loss = CrossEntropyLossConfig::new()
             .init(&logits.device())
             .forward(logits, labels);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self
-            .optimizer
-            .step(self.config.learning_rate, self.model.clone(), grads);
+
+        let mut gradients = loss.backward();
+        let head_grads = GradientsParams::from_module(&mut gradients, self.model.head());
+        let learning_rate = self.config.learning_rate;
+        let model = self
+            .head_optimizer
+            .step(learning_rate, self.model.clone(), head_grads);
+        self.model = match self.config.backbone {
+            BackboneTraining::Frozen => model,
+            BackboneTraining::Train {
+                learning_rate_scale,
+            } => {
+                let backbone_grads = GradientsParams::from_grads(gradients, &model);
+                self.backbone_optimizer
+                    .step(learning_rate * learning_rate_scale, model, backbone_grads)
+            }
+        };
         loss.detach()
     }
 }
@@ -184,7 +224,12 @@ impl GanTrainer {
         let fake_logits = self.discriminator.forward(fake, labels.clone());
         let discriminator_loss =
             softplus(real_logits.neg(), 1.0).mean() + softplus(fake_logits, 1.0).mean();
-        let grads = GradientsParams::from_grads(discriminator_loss.backward(), &self.discriminator);
+        let mut gradients = discriminator_loss.backward();
+        if self.config.freeze_discriminator_input {
+            // Taking the input layer's gradients out leaves the optimiser nothing to apply there.
+            GradientsParams::from_module(&mut gradients, self.discriminator.input_layer());
+        }
+        let grads = GradientsParams::from_grads(gradients, &self.discriminator);
         self.discriminator = self.discriminator_optimizer.step(
             self.config.discriminator_learning_rate,
             self.discriminator.clone(),

@@ -9,6 +9,12 @@ pub const CLASSIFIER_PATH: &str = "assets/weights/classifier.bpk";
 pub const GENERATOR_PATH: &str = "assets/weights/generator.bpk";
 /// Shipped discriminator weights, so training can continue from the shipped GAN.
 pub const DISCRIMINATOR_PATH: &str = "assets/weights/discriminator.bpk";
+/// Classifier pretrained on the source digits 0-4 only, with a 5-class head.
+pub const SOURCE_CLASSIFIER_PATH: &str = "assets/weights/source-classifier.bpk";
+/// Generator pretrained on the source digits 0-4 only, the start of few-shot GAN transfer.
+pub const SOURCE_GENERATOR_PATH: &str = "assets/weights/source-generator.bpk";
+/// Discriminator pretrained with that generator.
+pub const SOURCE_DISCRIMINATOR_PATH: &str = "assets/weights/source-discriminator.bpk";
 
 /// Failure to save or load weights.
 #[derive(Debug, thiserror::Error)]

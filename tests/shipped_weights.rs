@@ -5,7 +5,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use burn::prelude::*;
-use ganvas::data::decode_asset;
+use ganvas::data::{ALL_DIGITS, decode_asset};
 use ganvas::evaluate::{classifier_accuracy, generated_label_accuracy};
 use ganvas::model::{ClassifierConfig, GanConfig};
 use ganvas::weights::{self, CLASSIFIER_PATH, DISCRIMINATOR_PATH, GENERATOR_PATH};
@@ -53,6 +53,7 @@ fn gan_meets_label_accuracy() {
         &generator,
         &config,
         &classifier,
+        ALL_DIGITS,
         100,
         99,
         &device,
