@@ -11,6 +11,7 @@ pub mod selftest;
 pub mod session;
 pub mod training;
 pub mod transfer;
+pub mod transfer_jobs;
 pub mod weights;
 
 #[cfg(target_arch = "wasm32")]

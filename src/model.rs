@@ -7,6 +7,7 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer,
     Linear, LinearConfig, PaddingConfig2d,
 };
+use burn::module::ParamId;
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 
@@ -30,19 +31,19 @@ pub struct ClassifierConfig {
     /// Channels of the second and third convolution blocks (14x14 and 7x7).
     #[config(default = 64)]
     pub channels_2: usize,
-    /// Width of the hidden dense layer, the feature vector that the head reads.
+    /// Width of the head's hidden dense layer.
     #[config(default = 128)]
     pub hidden: usize,
-    /// Dropout before the head, during training only.
+    /// Dropout before the output layer, during training only.
     #[config(default = 0.3)]
     pub dropout: f64,
-    /// Outputs of the head: 10 for MNIST, fewer for a transfer target.
+    /// Number of classes: 10 for MNIST, fewer for a transfer target.
     #[config(default = 10)]
     pub classes: usize,
 }
 
-/// A CNN for 28x28 digits: three 3x3 convolution blocks with batch norm, a dense feature layer
-/// (`features`) and a linear head (`head`), split so the feature extractor can be reused.
+/// A CNN for 28x28 digits: three 3x3 convolution blocks with batch norm (the feature extractor)
+/// and a head of a dense layer and an output layer, split so the features can be reused.
 #[derive(Module, Debug)]
 pub struct Classifier {
     conv_1: Conv2d,
@@ -81,28 +82,30 @@ impl ClassifierConfig {
 }
 
 impl Classifier {
-    /// Computes the feature vector of each image.
+    /// Computes the convolutional features of each image, the part that transfer learning
+    /// reuses.
     ///
     /// # Shapes
     /// - images: `[batch, 1, 28, 28]`, values in [-1, 1]
-    /// - output: `[batch, hidden]`
+    /// - output: `[batch, channels_2 * 49]`
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = relu(self.norm_1.forward(self.conv_1.forward(images)));
         let x = self.pool.forward(x); // [batch, c1, 14, 14]
         let x = relu(self.norm_2.forward(self.conv_2.forward(x)));
         let x = self.pool.forward(x); // [batch, c2, 7, 7]
         let x = relu(self.norm_3.forward(self.conv_3.forward(x)));
-        let x = x.flatten(1, 3); // [batch, c2 * 49]
-        relu(self.dense.forward(x))
+        x.flatten(1, 3)
     }
 
-    /// Computes class logits from feature vectors.
+    /// Computes class logits from convolutional features with the head: the dense layer,
+    /// dropout and the output layer.
     ///
     /// # Shapes
-    /// - features: `[batch, hidden]`
+    /// - features: `[batch, channels_2 * 49]`
     /// - output: `[batch, classes]`
     pub fn classify_features(&self, features: Tensor<2>) -> Tensor<2> {
-        self.head.forward(self.dropout.forward(features))
+        let hidden = relu(self.dense.forward(features));
+        self.head.forward(self.dropout.forward(hidden))
     }
 
     /// Computes class logits.
@@ -114,20 +117,26 @@ impl Classifier {
         self.classify_features(self.features(images))
     }
 
-    /// The linear head, the only layer that frozen-feature training updates.
-    pub fn head(&self) -> &Linear {
-        &self.head
+    /// Ids of the head's parameters (dense and output layers), the only ones that
+    /// frozen-feature training updates.
+    pub fn head_param_ids(&self) -> Vec<ParamId> {
+        let mut ids = Vec::new();
+        for layer in [&self.dense, &self.head] {
+            ids.push(layer.weight.id);
+            ids.extend(layer.bias.as_ref().map(|bias| bias.id));
+        }
+        ids
     }
 
-    /// Replaces the head by a freshly initialised one with `classes` outputs, keeping the
-    /// feature extractor.
-    pub fn with_new_head(mut self, classes: usize, device: &Device) -> Self {
+    /// Replaces the output layer by a freshly initialised one with `classes` outputs, keeping
+    /// the rest.
+    pub fn with_new_output_layer(mut self, classes: usize, device: &Device) -> Self {
         let [hidden, _] = self.head.weight.dims();
         self.head = LinearConfig::new(hidden, classes).init(device);
         self
     }
 
-    /// Number of classes the head scores.
+    /// Number of classes the output layer scores.
     pub fn classes(&self) -> usize {
         self.head.weight.dims()[1]
     }
@@ -290,7 +299,7 @@ mod tests {
         let device = Device::flex();
         let model = ClassifierConfig::new().init(&device);
         let images = Tensor::<4>::zeros([3, 1, 28, 28], &device);
-        assert_eq!(model.features(images.clone()).dims(), [3, 128]);
+        assert_eq!(model.features(images.clone()).dims(), [3, 64 * 7 * 7]);
         assert_eq!(model.forward(images).dims(), [3, 10]);
     }
 

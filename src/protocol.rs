@@ -2,7 +2,9 @@
 //! `postMessage`. Both sides decode with [`decode`], so a malformed message becomes an error the
 //! UI can show instead of a panic.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::transfer::{GanTransferSetting, LabelBudget, TransferMode};
 
 /// The compute backend that the visitor requested.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +69,144 @@ pub enum ToWorker {
         preference: BackendPreference,
         start: StartFrom,
     },
+    /// Starts a classifier transfer experiment, replacing any transfer-lab job in progress.
+    Transfer(TransferRequest),
+    /// Fine-tunes a classifier on the visitor's drawn classes.
+    Teach(TeachRequest),
+    /// Fine-tunes the source GAN to a new target in the three settings side by side.
+    GanTransfer(GanTransferRequest),
+    /// Stops the transfer-lab job in progress.
+    StopJob,
+}
+
+/// Classifier transfer from digits 0-4 to digits 5-9: one run per budget and mode, budgets in
+/// the outer loop, all on target samples chosen by `seed`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransferRequest {
+    pub budgets: Vec<LabelBudget>,
+    pub modes: Vec<TransferMode>,
+    pub seed: u64,
+}
+
+/// A 28x28 drawing of one of the visitor's classes (0 = background, 255 = ink), row-major.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DrawnExample {
+    /// Index into the request's class names.
+    pub class: usize,
+    pub pixels: Vec<u8>,
+}
+
+/// The visitor's own classes and their drawn examples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TeachRequest {
+    pub class_names: Vec<String>,
+    pub examples: Vec<DrawnExample>,
+    pub mode: TransferMode,
+    pub seed: u64,
+}
+
+/// What the few-shot GAN learns to draw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum GanTarget {
+    /// `samples` MNIST training digits of a digit the source GAN never saw (5-9).
+    Digit { digit: u8, samples: usize },
+    /// The visitor's drawings of a new symbol, 28x28 bytes each.
+    Drawn { name: String, examples: Vec<Vec<u8>> },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GanTransferRequest {
+    pub target: GanTarget,
+    pub seed: u64,
+}
+
+/// The kinds of transfer-lab jobs; the worker runs one at a time next to GAN training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobKind {
+    Transfer,
+    Teach,
+    GanTransfer,
+}
+
+/// Final accuracy of one transfer run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransferResult {
+    pub budget: LabelBudget,
+    pub mode: TransferMode,
+    pub seed: u64,
+    /// Fraction of the held-out target test digits classified correctly.
+    pub accuracy: f32,
+    /// Labelled target digits trained on.
+    pub train_digits: usize,
+    /// Held-out target test digits measured on (MNIST test digits 5-9).
+    pub test_digits: usize,
+    pub steps: usize,
+}
+
+/// Classifier weights as burnpack bytes, sent as base64 text inside the JSON message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightBytes(pub Vec<u8>);
+
+impl Serialize for WeightBytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&base64_encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for WeightBytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        base64_decode(&text)
+            .map(WeightBytes)
+            .ok_or_else(|| serde::de::Error::custom("invalid base64 in weight bytes"))
+    }
+}
+
+const BASE64_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Encodes bytes as standard base64 with padding (RFC 4648).
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let word = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
+        for position in 0..4 {
+            if position <= chunk.len() {
+                let index = (word >> (18 - 6 * position)) & 63;
+                text.push(BASE64_ALPHABET[index as usize] as char);
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    text
+}
+
+/// Decodes standard base64 with padding; returns `None` for invalid text.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    if text.len() % 4 != 0 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(text.len() / 4 * 3);
+    for (chunk_index, chunk) in text.chunks(4).enumerate() {
+        let is_last = chunk_index == text.len() / 4 - 1;
+        let padding = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if padding > 2 || (padding > 0 && !is_last) {
+            return None;
+        }
+        let mut word = 0u32;
+        for &character in &chunk[..4 - padding] {
+            let value = BASE64_ALPHABET.iter().position(|&c| c == character)?;
+            word = word << 6 | value as u32;
+        }
+        word <<= 6 * padding as u32;
+        let decoded = [(word >> 16) as u8, (word >> 8) as u8, word as u8];
+        bytes.extend_from_slice(&decoded[..3 - padding]);
+    }
+    Some(bytes)
 }
 
 /// Worker to page.
@@ -106,6 +246,50 @@ pub enum FromWorker {
     },
     /// Training is now running or paused.
     Running(bool),
+    /// Accuracy of a transfer run during training, measured on the first `test_digits` of the
+    /// held-out target test set.
+    TransferCurve {
+        budget: LabelBudget,
+        mode: TransferMode,
+        step: usize,
+        accuracy: f32,
+        test_digits: usize,
+    },
+    /// A transfer run finished.
+    TransferResult(TransferResult),
+    /// Progress of the transfer-lab job: steps done and planned over all its runs, and what
+    /// runs now.
+    JobProgress {
+        job: JobKind,
+        steps_done: usize,
+        steps_total: usize,
+        activity: String,
+    },
+    /// The job ended, on its own or stopped by the visitor.
+    JobFinished { job: JobKind, stopped: bool },
+    /// A classifier for the visitor's classes, with its accuracy on the drawn examples it
+    /// trained on (there is no held-out set for them).
+    TeachModel {
+        class_names: Vec<String>,
+        mode: TransferMode,
+        weights: WeightBytes,
+        train_accuracy: f32,
+        examples: usize,
+    },
+    /// Fixed-latent samples of one few-shot GAN run, 28x28 bytes each.
+    GanTransferSamples {
+        setting: GanTransferSetting,
+        step: usize,
+        pixels: Vec<u8>,
+    },
+    /// Fraction of a few-shot GAN run's samples that the MNIST classifier reads as the target
+    /// digit.
+    GanTransferQuality {
+        setting: GanTransferSetting,
+        step: usize,
+        label_accuracy: f32,
+        samples: usize,
+    },
     /// A failure to show to the visitor.
     Error(String),
 }
@@ -198,6 +382,38 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        for length in 0..8 {
+            let bytes: Vec<u8> = (0..length).map(|i| (i * 97 + 200) as u8).collect();
+            let text = base64_encode(&bytes);
+            assert_eq!(text.len() % 4, 0);
+            assert_eq!(base64_decode(&text), Some(bytes));
+        }
+        assert_eq!(base64_encode(b"Man"), "TWFu");
+        assert_eq!(base64_encode(b"Ma"), "TWE=");
+    }
+
+    #[test]
+    fn base64_rejects_invalid_text() {
+        for text in ["TWF", "TW=u", "T===", "TWE=TWFu", "TW?u"] {
+            assert_eq!(base64_decode(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn teach_model_round_trips() {
+        let message = FromWorker::TeachModel {
+            class_names: vec!["star".into(), "arrow".into()],
+            mode: TransferMode::Frozen,
+            weights: WeightBytes(vec![0, 1, 2, 250, 255]),
+            train_accuracy: 1.0,
+            examples: 10,
+        };
+        let decoded = decode::<FromWorker>(&encode(&message), "worker").unwrap();
+        assert_eq!(decoded, message);
     }
 
     #[test]

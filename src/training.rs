@@ -145,7 +145,8 @@ impl ClassifierTrainer {
             .forward(logits, labels);
 
         let mut gradients = loss.backward();
-        let head_grads = GradientsParams::from_module(&mut gradients, self.model.head());
+        let head_ids = self.model.head_param_ids();
+        let head_grads = GradientsParams::from_params(&mut gradients, &self.model, &head_ids);
         let learning_rate = self.config.learning_rate;
         let model = self
             .head_optimizer

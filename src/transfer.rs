@@ -66,9 +66,10 @@ impl LabelBudget {
 pub enum TransferMode {
     /// Random initialisation; every layer trains.
     Scratch,
-    /// The source model's feature extractor, frozen; a new head trains.
+    /// The source model's convolutional features, frozen; the head (dense layer and a new
+    /// output layer) trains.
     Frozen,
-    /// The source model's feature extractor at a lower learning rate, and a new head.
+    /// The source model's convolutional features at a lower learning rate, and the head.
     FineTune,
 }
 
@@ -159,7 +160,7 @@ impl TransferRun {
                 // `fork` (unlike `to_device`) gives the copy its own leaf parameters, which
                 // the optimiser can update step after step.
                 let backbone = source.clone().fork(device).train();
-                backbone.with_new_head(classes, device)
+                backbone.with_new_output_layer(classes, device)
             }
         };
         let backbone = match mode {
@@ -197,6 +198,11 @@ impl TransferRun {
     /// The model in inference mode, for evaluation.
     pub fn model(&self) -> Classifier {
         self.trainer.model.valid()
+    }
+
+    /// The autodiff device the run trains on.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 }
 
@@ -438,7 +444,7 @@ mod tests {
     #[test]
     fn frozen_mode_changes_only_the_head() {
         let (before, after) = train_run(TransferMode::Frozen);
-        let head_ids = ids(before.head());
+        let head_ids = before.head_param_ids();
         let (before_tensors, after_tensors) = (tensors(&before), tensors(&after));
         for (id, values) in &before_tensors {
             if head_ids.contains(id) {
@@ -457,7 +463,7 @@ mod tests {
     #[test]
     fn fine_tune_mode_trains_the_backbone() {
         let (before, after) = train_run(TransferMode::FineTune);
-        let head_ids = ids(before.head());
+        let head_ids = before.head_param_ids();
         let after_tensors = tensors(&after);
         let changed_backbone = tensors(&before)
             .iter()
