@@ -1,13 +1,13 @@
 //! The models: a CNN digit classifier and a conditional DCGAN (generator and projection
 //! discriminator). They are plain burn modules, free of UI code, and run on any burn device.
 
+use burn::module::ParamId;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer,
     Linear, LinearConfig, PaddingConfig2d,
 };
-use burn::module::ParamId;
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 

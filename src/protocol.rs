@@ -111,7 +111,10 @@ pub enum GanTarget {
     /// `samples` MNIST training digits of a digit the source GAN never saw (5-9).
     Digit { digit: u8, samples: usize },
     /// The visitor's drawings of a new symbol, 28x28 bytes each.
-    Drawn { name: String, examples: Vec<Vec<u8>> },
+    Drawn {
+        name: String,
+        examples: Vec<Vec<u8>>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -157,8 +157,11 @@ impl ClassifierTrainer {
                 learning_rate_scale,
             } => {
                 let backbone_grads = GradientsParams::from_grads(gradients, &model);
-                self.backbone_optimizer
-                    .step(learning_rate * learning_rate_scale, model, backbone_grads)
+                self.backbone_optimizer.step(
+                    learning_rate * learning_rate_scale,
+                    model,
+                    backbone_grads,
+                )
             }
         };
         loss.detach()

@@ -448,7 +448,10 @@ mod tests {
         let (before_tensors, after_tensors) = (tensors(&before), tensors(&after));
         for (id, values) in &before_tensors {
             if head_ids.contains(id) {
-                assert_ne!(values, &after_tensors[id], "head parameter {id} did not train");
+                assert_ne!(
+                    values, &after_tensors[id],
+                    "head parameter {id} did not train"
+                );
             } else {
                 assert_eq!(values, &after_tensors[id], "frozen tensor {id} changed");
             }
@@ -482,7 +485,10 @@ mod tests {
         // the scale and shift of 3 batch norms.
         assert_eq!(trainable.len(), 16);
         for id in trainable {
-            assert_ne!(before_tensors[&id], after_tensors[&id], "tensor {id} did not train");
+            assert_ne!(
+                before_tensors[&id], after_tensors[&id],
+                "tensor {id} did not train"
+            );
         }
     }
 
@@ -510,7 +516,10 @@ mod tests {
         let mut trained = 0;
         for (id, values) in tensors(&before) {
             if frozen_ids.contains(&id) {
-                assert_eq!(values, after[&id], "frozen discriminator tensor {id} changed");
+                assert_eq!(
+                    values, after[&id],
+                    "frozen discriminator tensor {id} changed"
+                );
             } else if values != after[&id] {
                 trained += 1;
             }

@@ -43,7 +43,7 @@ pub const GAN_TRANSFER_GRID: usize = 8;
 /// Steps of each GAN run between two sample refreshes.
 const GAN_SAMPLES_EVERY: usize = 10;
 /// Steps of each GAN run between two label-accuracy measurements, for digit targets.
-const GAN_QUALITY_EVERY: usize = 100;
+pub const GAN_QUALITY_EVERY: usize = 100;
 /// Generated digits scored per label-accuracy measurement in the browser.
 pub const GAN_QUALITY_SAMPLES: usize = 100;
 /// Most MNIST samples of a few-shot digit target.
@@ -231,7 +231,11 @@ pub struct TeachJob {
 impl TeachJob {
     /// Checks the request and prepares the run on `device` (an autodiff device) from the
     /// MNIST classifier `source`.
-    pub fn new(request: &TeachRequest, source: &Classifier, device: &Device) -> Result<Self, String> {
+    pub fn new(
+        request: &TeachRequest,
+        source: &Classifier,
+        device: &Device,
+    ) -> Result<Self, String> {
         let classes = request.class_names.len();
         if !TEACH_CLASSES.contains(&classes) {
             return Err(format!(
@@ -247,14 +251,25 @@ impl TeachJob {
             ));
         }
         for (class, name) in request.class_names.iter().enumerate() {
-            if !request.examples.iter().any(|example| example.class == class) {
+            if !request
+                .examples
+                .iter()
+                .any(|example| example.class == class)
+            {
                 return Err(format!(
                     "class \"{name}\" has no examples: draw at least one"
                 ));
             }
         }
-        if let Some(example) = request.examples.iter().find(|example| example.class >= classes) {
-            return Err(format!("an example names class {}, which does not exist", example.class));
+        if let Some(example) = request
+            .examples
+            .iter()
+            .find(|example| example.class >= classes)
+        {
+            return Err(format!(
+                "an example names class {}, which does not exist",
+                example.class
+            ));
         }
         let pairs: Vec<(usize, &[u8])> = request
             .examples
@@ -285,7 +300,11 @@ impl TeachJob {
                 job: JobKind::Teach,
                 steps_done: self.run.step,
                 steps_total: TEACH_STEPS,
-                activity: format!("{}, step {} of {TEACH_STEPS}", self.run.mode.name(), self.run.step),
+                activity: format!(
+                    "{}, step {} of {TEACH_STEPS}",
+                    self.run.mode.name(),
+                    self.run.step
+                ),
             });
         }
         if self.run.step < TEACH_STEPS {

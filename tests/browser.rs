@@ -16,6 +16,7 @@ use ganvas::training::{
     ClassifierTrainer, ClassifierTrainingConfig, GanTrainer, GanTrainingConfig, latent_batch,
     shifted_batch,
 };
+use ganvas::transfer::{TARGET_DIGITS, TASK_CLASSES, TransferMode, TransferRun, digit_group};
 use ganvas::web::gpu::wgpu_device;
 use ganvas::weights;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -142,4 +143,54 @@ async fn gan_step_matches_cpu() {
         sample_difference < STEP_TOLERANCE,
         "samples after the step differ by {sample_difference}"
     );
+}
+
+/// Runs two transfer steps in `mode` on `device` from the given 5-class weights; returns the
+/// losses and the logits of the training digits after the steps.
+async fn transfer_steps(
+    device: &Device,
+    mode: TransferMode,
+    bytes: Vec<u8>,
+) -> (Vec<f32>, Vec<f32>) {
+    let training = device.clone().autodiff();
+    let config = ClassifierConfig::new()
+        .with_dropout(0.0)
+        .with_classes(TASK_CLASSES);
+    let train = digit_group(&digits(40), TARGET_DIGITS);
+    let source = config.init(device);
+    let mut run = TransferRun::new(mode, &source, train.clone(), TASK_CLASSES, 1, &training);
+    // The new output layer draws its weights from the backend's generator, which differs
+    // between backends, so both runs start from the same given weights instead.
+    run.trainer.model = weights::load(config.init(&training), bytes, "transfer classifier")
+        .expect("weights from the same config should load");
+    let mut losses = read_floats(run.step()).await;
+    losses.extend(read_floats(run.step()).await);
+    let indices: Vec<usize> = (0..train.len()).collect();
+    let (images, _) = ganvas::data::batch(&train, &indices, device);
+    let logits = read_floats(run.model().forward(images)).await;
+    (losses, logits)
+}
+
+#[wasm_bindgen_test]
+async fn transfer_steps_match_cpu() {
+    let cpu = Device::flex();
+    let config = ClassifierConfig::new()
+        .with_dropout(0.0)
+        .with_classes(TASK_CLASSES);
+    let bytes = weights::to_bytes(config.init(&cpu)).expect("CPU weights should serialise");
+    let gpu = webgpu().await;
+    for mode in [TransferMode::Frozen, TransferMode::FineTune] {
+        let (cpu_losses, cpu_logits) = transfer_steps(&cpu, mode, bytes.clone()).await;
+        let (gpu_losses, gpu_logits) = transfer_steps(&gpu, mode, bytes.clone()).await;
+        let loss_difference = relative_error(&cpu_losses, &gpu_losses);
+        assert!(
+            loss_difference < STEP_TOLERANCE,
+            "{mode:?} losses: CPU {cpu_losses:?}, WebGPU {gpu_losses:?}"
+        );
+        let logits_difference = relative_error(&cpu_logits, &gpu_logits);
+        assert!(
+            logits_difference < STEP_TOLERANCE,
+            "{mode:?} logits after the steps differ by {logits_difference}"
+        );
+    }
 }

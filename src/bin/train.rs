@@ -212,7 +212,11 @@ fn mean_and_spread(values: &[f32]) -> (f32, f32) {
     if values.len() < 2 {
         return (mean, 0.0);
     }
-    let variance = values.iter().map(|value| (value - mean).powi(2)).sum::<f32>() / (count - 1.0);
+    let variance = values
+        .iter()
+        .map(|value| (value - mean).powi(2))
+        .sum::<f32>()
+        / (count - 1.0);
     (mean, variance.sqrt())
 }
 
@@ -286,10 +290,7 @@ fn transfer_sweep(mnist: &Mnist, seeds: u64) -> Result<(), String> {
             cells.join(" | ")
         );
     }
-    println!(
-        "sweep time: {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("sweep time: {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -370,10 +371,7 @@ fn gan_transfer_sweep(mnist: &Mnist, seeds: u64) -> Result<(), String> {
             .collect();
         println!("| {count} | {} |", cells.join(" | "));
     }
-    println!(
-        "sweep time: {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("sweep time: {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -1,10 +1,11 @@
-//! The page: header, backend banner, errors, and the two panels.
+//! The page: header, backend banner, errors, and the panels.
 
 use leptos::prelude::*;
 
 use super::bridge::spawn_worker;
-use super::canvas_panel::CanvasPanel;
+use super::canvas_panel::{CanvasLink, CanvasPanel};
 use super::gan_lab::GanLab;
+use super::transfer_lab::TransferLab;
 use crate::protocol::BackendPreference;
 
 /// Reads `?backend=auto|gpu|cpu` from the page's address.
@@ -25,6 +26,7 @@ fn backend_from_query() -> BackendPreference {
 #[component]
 pub fn App() -> impl IntoView {
     let state = spawn_worker(backend_from_query());
+    let canvas = CanvasLink::new();
     let note = move || state.backend.get().and_then(|backend| backend.note);
     let error = move || state.error.get();
 
@@ -40,8 +42,9 @@ pub fn App() -> impl IntoView {
             <p class="banner error" role="alert" data-testid="error">{error}</p>
         </Show>
         <main class="panels">
-            <CanvasPanel />
+            <CanvasPanel link=canvas />
             <GanLab state=state />
+            <TransferLab state=state canvas=canvas />
         </main>
     }
 }

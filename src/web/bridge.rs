@@ -7,8 +7,10 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::protocol::{
-    BackendKind, BackendPreference, FromWorker, Progress, StartFrom, ToWorker, decode, encode,
+    BackendKind, BackendPreference, FromWorker, JobKind, Progress, StartFrom, ToWorker,
+    TransferResult, decode, encode,
 };
+use crate::transfer::{GanTransferSetting, LabelBudget, TransferMode};
 
 /// Script that loads this app's wasm module in a module worker (`assets/worker.js`, which Trunk
 /// copies next to the page so that relative asset paths resolve as they do for the page).
@@ -40,6 +42,47 @@ pub struct LossPoint {
     pub generator: f32,
 }
 
+/// The transfer-lab job in progress, as last reported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobStatus {
+    pub kind: JobKind,
+    pub steps_done: usize,
+    pub steps_total: usize,
+    pub activity: String,
+    /// Page clock (`Date.now()`, ms) when the job was requested, for the time-left estimate.
+    pub started_ms: f64,
+}
+
+/// One learning-curve point of a transfer run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CurvePoint {
+    pub budget: LabelBudget,
+    pub mode: TransferMode,
+    pub step: usize,
+    pub accuracy: f32,
+    pub test_digits: usize,
+}
+
+/// A classifier trained on the visitor's classes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TeachModel {
+    pub class_names: Vec<String>,
+    pub mode: TransferMode,
+    pub weights: Vec<u8>,
+    pub train_accuracy: f32,
+    pub examples: usize,
+}
+
+/// What one few-shot GAN run shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GanTransferView {
+    pub setting: GanTransferSetting,
+    pub step: usize,
+    pub pixels: Vec<u8>,
+    /// Label accuracy: step, fraction, digits scored.
+    pub quality: Option<(usize, f32, usize)>,
+}
+
 /// Everything the GAN lab shows, updated from worker messages.
 #[derive(Clone, Copy)]
 pub struct LabState {
@@ -59,6 +102,13 @@ pub struct LabState {
     pub error: RwSignal<Option<String>>,
     pub start: RwSignal<StartFrom>,
     pub preference: RwSignal<BackendPreference>,
+    pub job: RwSignal<Option<JobStatus>>,
+    /// How the last transfer-lab job ended: its kind and whether it was stopped.
+    pub job_ended: RwSignal<Option<(JobKind, bool)>>,
+    pub transfer_results: RwSignal<Vec<TransferResult>>,
+    pub transfer_curves: RwSignal<Vec<CurvePoint>>,
+    pub teach_model: RwSignal<Option<TeachModel>>,
+    pub gan_transfer: RwSignal<Vec<GanTransferView>>,
     worker: StoredValue<Option<Worker>, LocalStorage>,
 }
 
@@ -77,6 +127,12 @@ impl LabState {
             error: RwSignal::new(None),
             start: RwSignal::new(StartFrom::Shipped),
             preference: RwSignal::new(preference),
+            job: RwSignal::new(None),
+            job_ended: RwSignal::new(None),
+            transfer_results: RwSignal::new(Vec::new()),
+            transfer_curves: RwSignal::new(Vec::new()),
+            teach_model: RwSignal::new(None),
+            gan_transfer: RwSignal::new(Vec::new()),
             worker: StoredValue::new_local(None),
         }
     }
@@ -102,6 +158,123 @@ impl LabState {
                 .error
                 .set(Some("the training worker is not running".into())),
         });
+    }
+
+    /// Sends a transfer-lab job request and shows it as started.
+    pub fn start_job(&self, kind: JobKind, message: &ToWorker) {
+        self.job.set(Some(JobStatus {
+            kind,
+            steps_done: 0,
+            steps_total: 0,
+            activity: "starting…".into(),
+            started_ms: js_sys::Date::now(),
+        }));
+        self.job_ended.set(None);
+        match kind {
+            JobKind::Transfer => self.transfer_curves.set(Vec::new()),
+            JobKind::GanTransfer => self.gan_transfer.set(Vec::new()),
+            JobKind::Teach => {}
+        }
+        self.send(message);
+    }
+
+    fn receive_job_message(&self, message: FromWorker) {
+        match message {
+            FromWorker::TransferCurve {
+                budget,
+                mode,
+                step,
+                accuracy,
+                test_digits,
+            } => self.transfer_curves.update(|points| {
+                points.push(CurvePoint {
+                    budget,
+                    mode,
+                    step,
+                    accuracy,
+                    test_digits,
+                })
+            }),
+            // A rerun with the same seed replaces its earlier result rather than counting
+            // as another seed.
+            FromWorker::TransferResult(result) => self.transfer_results.update(|results| {
+                results.retain(|earlier| {
+                    (earlier.budget, earlier.mode, earlier.seed)
+                        != (result.budget, result.mode, result.seed)
+                });
+                results.push(result);
+            }),
+            FromWorker::JobProgress {
+                job,
+                steps_done,
+                steps_total,
+                activity,
+            } => self.job.update(|status| {
+                let started_ms = status
+                    .as_ref()
+                    .filter(|status| status.kind == job)
+                    .map_or_else(js_sys::Date::now, |status| status.started_ms);
+                *status = Some(JobStatus {
+                    kind: job,
+                    steps_done,
+                    steps_total,
+                    activity,
+                    started_ms,
+                });
+            }),
+            FromWorker::JobFinished { job, stopped } => {
+                if self
+                    .job
+                    .get_untracked()
+                    .is_some_and(|status| status.kind == job)
+                {
+                    self.job.set(None);
+                }
+                self.job_ended.set(Some((job, stopped)));
+            }
+            FromWorker::TeachModel {
+                class_names,
+                mode,
+                weights,
+                train_accuracy,
+                examples,
+            } => self.teach_model.set(Some(TeachModel {
+                class_names,
+                mode,
+                weights: weights.0,
+                train_accuracy,
+                examples,
+            })),
+            FromWorker::GanTransferSamples {
+                setting,
+                step,
+                pixels,
+            } => self.gan_transfer.update(|views| {
+                match views.iter_mut().find(|view| view.setting == setting) {
+                    Some(view) => {
+                        view.step = step;
+                        view.pixels = pixels;
+                    }
+                    None => views.push(GanTransferView {
+                        setting,
+                        step,
+                        pixels,
+                        quality: None,
+                    }),
+                }
+            }),
+            FromWorker::GanTransferQuality {
+                setting,
+                step,
+                label_accuracy,
+                samples,
+            } => self.gan_transfer.update(|views| {
+                if let Some(view) = views.iter_mut().find(|view| view.setting == setting) {
+                    view.quality = Some((step, label_accuracy, samples));
+                }
+            }),
+            other => log::error!("page: unexpected worker message {other:?}"),
+        }
     }
 
     fn receive(&self, message: FromWorker) {
@@ -172,6 +345,7 @@ impl LabState {
                 self.busy.set(false);
                 self.error.set(Some(message));
             }
+            job_message => self.receive_job_message(job_message),
         }
     }
 }

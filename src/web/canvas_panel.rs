@@ -35,6 +35,24 @@ enum Tool {
     Eraser,
 }
 
+/// What other panels read from the drawing canvas and request of it.
+#[derive(Clone, Copy)]
+pub struct CanvasLink {
+    /// The drawing as the model sees it (28x28 ink in [0, 1], row-major), `None` when empty.
+    pub frame: RwSignal<Option<Vec<f32>>>,
+    /// A counter that another panel increments to clear the canvas (an undoable action).
+    pub clear_requests: RwSignal<u32>,
+}
+
+impl CanvasLink {
+    pub fn new() -> Self {
+        Self {
+            frame: RwSignal::new(None),
+            clear_requests: RwSignal::new(0),
+        }
+    }
+}
+
 /// One undoable action.
 #[derive(Clone, Debug)]
 enum Action {
@@ -176,8 +194,9 @@ fn paint_model_input(canvas: &HtmlCanvasElement, frame: Option<&[f32]>) {
     }
 }
 
-/// Runs the classifier on one preprocessed frame; returns class probabilities.
-async fn classify(model: &Classifier, frame: &[f32]) -> Vec<f32> {
+/// Runs the classifier on one preprocessed frame (28x28 ink in [0, 1]); returns class
+/// probabilities.
+pub(super) async fn classify(model: &Classifier, frame: &[f32]) -> Vec<f32> {
     let device = Device::flex();
     let values: Vec<f32> = frame.iter().map(|&ink| ink_to_signed(ink)).collect();
     let input = Tensor::<1>::from_floats(values.as_slice(), &device)
@@ -194,7 +213,7 @@ async fn classify(model: &Classifier, frame: &[f32]) -> Vec<f32> {
 
 /// Renders the drawing panel.
 #[component]
-pub fn CanvasPanel() -> impl IntoView {
+pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
     let canvas_ref = NodeRef::<Canvas>::new();
     let input_ref = NodeRef::<Canvas>::new();
     let tool = RwSignal::new(Tool::Brush);
@@ -245,6 +264,7 @@ pub fn CanvasPanel() -> impl IntoView {
         let started = web_time::Instant::now();
         let frame = read_raster(&canvas).and_then(|raster| to_model_input(&raster));
         paint_model_input(&input, frame.as_deref());
+        link.frame.set(frame.clone());
         let Some(frame) = frame else {
             probabilities.set(None);
             latency_ms.set(None);
@@ -428,6 +448,15 @@ pub fn CanvasPanel() -> impl IntoView {
             predict();
         }
     };
+
+    let clear_on_request = clear.clone();
+    Effect::new(move |previous: Option<u32>| {
+        let requests = link.clear_requests.get();
+        if previous.is_some_and(|previous| previous != requests) {
+            clear_on_request();
+        }
+        requests
+    });
 
     let undo_key = undo.clone();
     let key_handle = window_event_listener(ev::keydown, move |event| {

@@ -12,18 +12,19 @@ const CHART_WIDTH: f64 = 360.0;
 const CHART_HEIGHT: f64 = 160.0;
 const CHART_PADDING: f64 = 28.0;
 
-/// Paints generated digits, one column per digit and one row per fixed latent vector.
-fn paint_grid(canvas: &web_sys::HtmlCanvasElement, samples: &Samples) {
-    let width = NUM_CLASSES * IMAGE_SIDE;
-    let height = samples.rows * IMAGE_SIDE;
-    if samples.pixels.len() != samples.rows * NUM_CLASSES * IMAGE_PIXELS {
+/// Paints 28x28 greyscale images (255 = ink) as dark ink on white tiles, `columns` per row.
+pub fn paint_tiles(canvas: &web_sys::HtmlCanvasElement, pixels: &[u8], columns: usize) {
+    let tiles = pixels.len() / IMAGE_PIXELS;
+    if columns == 0 || pixels.len() % IMAGE_PIXELS != 0 {
         log::error!(
-            "page: sample grid has {} bytes, expected {}",
-            samples.pixels.len(),
-            samples.rows * NUM_CLASSES * IMAGE_PIXELS
+            "page: {} bytes are not whole 28x28 images in {columns} columns",
+            pixels.len()
         );
         return;
     }
+    let rows = tiles.div_ceil(columns);
+    let width = columns * IMAGE_SIDE;
+    let height = rows.max(1) * IMAGE_SIDE;
     canvas.set_width(width as u32);
     canvas.set_height(height as u32);
     let Some(context) = canvas
@@ -35,9 +36,9 @@ fn paint_grid(canvas: &web_sys::HtmlCanvasElement, samples: &Samples) {
         return;
     };
 
-    let mut rgba = vec![0u8; width * height * 4];
-    for (tile, image) in samples.pixels.chunks_exact(IMAGE_PIXELS).enumerate() {
-        let (row, column) = (tile / NUM_CLASSES, tile % NUM_CLASSES);
+    let mut rgba = vec![255u8; width * height * 4];
+    for (tile, image) in pixels.chunks_exact(IMAGE_PIXELS).enumerate() {
+        let (row, column) = (tile / columns, tile % columns);
         for (index, &ink) in image.iter().enumerate() {
             let x = column * IMAGE_SIDE + index % IMAGE_SIDE;
             let y = row * IMAGE_SIDE + index / IMAGE_SIDE;
@@ -50,8 +51,21 @@ fn paint_grid(canvas: &web_sys::HtmlCanvasElement, samples: &Samples) {
         Ok(image) => {
             let _ = context.put_image_data(&image, 0.0, 0.0);
         }
-        Err(error) => log::error!("page: could not build the grid image: {error:?}"),
+        Err(error) => log::error!("page: could not build the tile image: {error:?}"),
     }
+}
+
+/// Paints generated digits, one column per digit and one row per fixed latent vector.
+fn paint_grid(canvas: &web_sys::HtmlCanvasElement, samples: &Samples) {
+    let expected = samples.rows * NUM_CLASSES * IMAGE_PIXELS;
+    if samples.pixels.len() != expected {
+        log::error!(
+            "page: sample grid has {} bytes, expected {expected}",
+            samples.pixels.len()
+        );
+        return;
+    }
+    paint_tiles(canvas, &samples.pixels, NUM_CLASSES);
 }
 
 /// Renders the sample grid and repaints it whenever new samples arrive.

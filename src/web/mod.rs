@@ -6,8 +6,11 @@ mod assets;
 mod bridge;
 mod canvas_panel;
 mod charts;
+mod few_shot_gan;
 mod gan_lab;
 pub mod gpu;
+mod teach;
+mod transfer_lab;
 mod worker;
 
 use wasm_bindgen::JsCast;

@@ -12,13 +12,20 @@ use web_time::Instant;
 
 use super::assets::{MNIST_PATH, fetch_bytes};
 use super::gpu::{Backend, choose_backend};
-use crate::data::{Mnist, decode_asset};
-use crate::model::{ClassifierConfig, GanConfig};
+use burn::prelude::*;
+
+use crate::data::{Mnist, NUM_CLASSES, decode_asset};
+use crate::model::{Classifier, ClassifierConfig, GanConfig};
 use crate::protocol::{
-    BackendPreference, FromWorker, Progress, StartFrom, ToWorker, decode, encode,
+    BackendPreference, FromWorker, JobKind, Progress, StartFrom, ToWorker, decode, encode,
 };
 use crate::session::{GRID_ROWS, GanSession};
-use crate::weights::{self, CLASSIFIER_PATH, DISCRIMINATOR_PATH, GENERATOR_PATH};
+use crate::transfer::TASK_CLASSES;
+use crate::transfer_jobs::{GanTransferJob, Job, TeachJob, TransferJob};
+use crate::weights::{
+    self, CLASSIFIER_PATH, DISCRIMINATOR_PATH, GENERATOR_PATH, SOURCE_CLASSIFIER_PATH,
+    SOURCE_DISCRIMINATOR_PATH, SOURCE_GENERATOR_PATH,
+};
 
 /// Wall-clock time between sample-grid refreshes while training.
 const GRID_INTERVAL_MS: f64 = 1_000.0;
@@ -73,10 +80,21 @@ struct ShippedWeights {
     discriminator: Vec<u8>,
 }
 
+/// Bytes of the models pretrained on digits 0-4, fetched when the transfer lab first needs
+/// them.
+struct SourceWeights {
+    classifier: Vec<u8>,
+    generator: Vec<u8>,
+    discriminator: Vec<u8>,
+}
+
 /// The worker's state between messages.
 struct Worker {
     mnist: Option<Rc<Mnist>>,
     shipped: Option<Rc<ShippedWeights>>,
+    source: Option<Rc<SourceWeights>>,
+    /// The transfer-lab job, stepped in turn with GAN training when both run.
+    job: Option<Job>,
     backend: Option<Backend>,
     session: Option<GanSession>,
     running: bool,
@@ -104,6 +122,8 @@ impl Worker {
         Self {
             mnist: None,
             shipped: None,
+            source: None,
+            job: None,
             backend: None,
             session: None,
             running: false,
@@ -256,8 +276,135 @@ impl Worker {
                 self.send_grid().await;
             }
             ToWorker::Step => self.pending_steps += 1,
+            ToWorker::StopJob => self.stop_job(),
+            ToWorker::Transfer(_) | ToWorker::Teach(_) | ToWorker::GanTransfer(_) => {
+                self.stop_job();
+                let kind = match &message {
+                    ToWorker::Transfer(_) => JobKind::Transfer,
+                    ToWorker::Teach(_) => JobKind::Teach,
+                    _ => JobKind::GanTransfer,
+                };
+                match self.create_job(message).await {
+                    Ok(job) => self.job = Some(job),
+                    Err(error) => {
+                        post(&FromWorker::JobFinished {
+                            job: kind,
+                            stopped: true,
+                        });
+                        return Err(error);
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Builds the transfer-lab job that `message` requests.
+    async fn create_job(&mut self, message: ToWorker) -> Result<Job, String> {
+        match message {
+            ToWorker::Transfer(request) => {
+                let (device, mnist, source) = self.transfer_inputs().await?;
+                let classifier = load_classifier(
+                    &source.classifier,
+                    TASK_CLASSES,
+                    &device,
+                    "source classifier",
+                )?;
+                let job = TransferJob::new(&request, &mnist, classifier, &device.autodiff())?;
+                Ok(Job::Transfer(job))
+            }
+            ToWorker::Teach(request) => {
+                let shipped = self
+                    .shipped
+                    .clone()
+                    .ok_or("the worker is not initialised yet")?;
+                // Teach-it trains on the CPU whatever the backend: a few dozen drawings train
+                // in seconds there, and the weights go back to the page as bytes, which burn
+                // reads synchronously, so they must not live on WebGPU.
+                let cpu = Device::flex();
+                let source = load_classifier(&shipped.classifier, NUM_CLASSES, &cpu, "classifier")?;
+                let job = TeachJob::new(&request, &source, &cpu.autodiff())?;
+                Ok(Job::Teach(job))
+            }
+            ToWorker::GanTransfer(request) => {
+                let (device, mnist, source) = self.transfer_inputs().await?;
+                let shipped = self
+                    .shipped
+                    .clone()
+                    .ok_or("the worker is not initialised yet")?;
+                let classifier =
+                    load_classifier(&shipped.classifier, NUM_CLASSES, &device, "classifier")?;
+                let config = GanConfig::new();
+                let generator = weights::load(
+                    config.init_generator(&device),
+                    source.generator.clone(),
+                    "source generator",
+                )
+                .map_err(|error| error.to_string())?;
+                let discriminator = weights::load(
+                    config.init_discriminator(&device),
+                    source.discriminator.clone(),
+                    "source discriminator",
+                )
+                .map_err(|error| error.to_string())?;
+                let job = GanTransferJob::new(
+                    &request,
+                    &mnist,
+                    (&generator, &discriminator),
+                    classifier,
+                    &device.autodiff(),
+                )?;
+                Ok(Job::GanTransfer(job))
+            }
+            other => Err(format!("{other:?} is not a transfer-lab job")),
+        }
+    }
+
+    /// Ends the transfer-lab job in progress, if any, and tells the page.
+    fn stop_job(&mut self) {
+        if let Some(job) = self.job.take() {
+            post(&FromWorker::JobFinished {
+                job: job.kind(),
+                stopped: true,
+            });
+        }
+    }
+
+    /// Returns the inference device, MNIST and the source weights, fetching the weights on
+    /// first use.
+    async fn transfer_inputs(&mut self) -> Result<(Device, Rc<Mnist>, Rc<SourceWeights>), String> {
+        let (Some(backend), Some(mnist)) = (&self.backend, &self.mnist) else {
+            return Err("the worker is not initialised yet".into());
+        };
+        let (device, mnist) = (backend.device.clone(), mnist.clone());
+        if self.source.is_none() {
+            self.source = Some(Rc::new(SourceWeights {
+                classifier: fetch_reporting(SOURCE_CLASSIFIER_PATH).await?,
+                generator: fetch_reporting(SOURCE_GENERATOR_PATH).await?,
+                discriminator: fetch_reporting(SOURCE_DISCRIMINATOR_PATH).await?,
+            }));
+        }
+        let source = self
+            .source
+            .clone()
+            .ok_or("the source weights are missing")?;
+        Ok((device, mnist, source))
+    }
+
+    /// Advances the transfer-lab job by one step and ends it when it is done.
+    async fn job_step(&mut self) {
+        let Some(job) = &mut self.job else {
+            return;
+        };
+        let mut emit = |message: FromWorker| post(&message);
+        if job.advance(&mut emit).await {
+            let kind = job.kind();
+            self.job = None;
+            post(&FromWorker::JobFinished {
+                job: kind,
+                stopped: false,
+            });
+        }
     }
 
     fn steps_done(&self) -> u64 {
@@ -316,10 +463,22 @@ impl Worker {
     }
 }
 
+/// Loads classifier weights with a `classes`-way output layer on `device`.
+fn load_classifier(
+    bytes: &[u8],
+    classes: usize,
+    device: &Device,
+    name: &'static str,
+) -> Result<Classifier, String> {
+    let model = ClassifierConfig::new().with_classes(classes).init(device);
+    weights::load(model, bytes.to_vec(), name).map_err(|error| error.to_string())
+}
+
 async fn run(mut receiver: UnboundedReceiver<ToWorker>) {
     let mut state = Worker::new();
     loop {
-        let busy = state.running || state.pending_steps > 0;
+        let training = state.running || state.pending_steps > 0;
+        let busy = training || state.job.is_some();
         let message = if busy {
             // Let queued messages in between steps; on the CPU the step's reads complete
             // immediately, so without this yield the loop would never see a Pause.
@@ -339,9 +498,14 @@ async fn run(mut receiver: UnboundedReceiver<ToWorker>) {
             }
             continue;
         }
-        if state.pending_steps > 0 {
-            state.pending_steps -= 1;
+        if state.job.is_some() {
+            state.job_step().await;
         }
-        state.train_step().await;
+        if training {
+            if state.pending_steps > 0 {
+                state.pending_steps -= 1;
+            }
+            state.train_step().await;
+        }
     }
 }
