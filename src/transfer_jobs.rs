@@ -1,7 +1,7 @@
-//! The transfer lab's jobs, advanced one training step at a time by the worker (and by tests):
-//! a classifier experiment over label budgets and modes, fine-tuning on the visitor's drawn
-//! classes, and few-shot GAN transfer in three settings side by side. Each job reports through
-//! `emit` with the same [`FromWorker`] messages the page receives.
+//! The transfer lab's jobs, which the worker and the tests advance one training step at a time.
+//! They are a classifier experiment over label budgets and modes, fine-tuning on the visitor's
+//! drawn classes, and few-shot GAN transfer in three settings side by side. Each job reports
+//! through `emit` with the same [`FromWorker`] messages the page receives.
 
 use std::collections::VecDeque;
 
@@ -33,9 +33,9 @@ const EVALUATION_BATCH: usize = 500;
 
 /// Training steps of a teach-it run.
 pub const TEACH_STEPS: usize = 150;
-/// Fewest and most classes a visitor can teach.
+/// Minimum and maximum number of classes a visitor can teach.
 pub const TEACH_CLASSES: std::ops::RangeInclusive<usize> = 2..=5;
-/// Most drawn examples in one request.
+/// Maximum number of drawn examples in one request.
 pub const MAX_EXAMPLES: usize = 500;
 
 /// Samples shown per few-shot GAN run.
@@ -46,7 +46,7 @@ const GAN_SAMPLES_EVERY: usize = 10;
 pub const GAN_QUALITY_EVERY: usize = 100;
 /// Generated digits scored per label-accuracy measurement in the browser.
 pub const GAN_QUALITY_SAMPLES: usize = 100;
-/// Most MNIST samples of a few-shot digit target.
+/// Maximum number of MNIST samples of a few-shot digit target.
 pub const MAX_FEW_SHOT_SAMPLES: usize = 100;
 /// Latent seed of the sample grids, the same for the three settings.
 const GAN_GRID_SEED: u64 = 77;
@@ -497,5 +497,249 @@ impl Job {
             Self::Teach(job) => job.advance(emit).await,
             Self::GanTransfer(job) => job.advance(emit).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ClassifierConfig;
+    use crate::protocol::DrawnExample;
+    use crate::transfer::TransferMode;
+
+    /// Noise images: `per_digit` of each digit 0-9.
+    fn noise_digits(per_digit: usize, seed: u64) -> Digits {
+        let mut rng = SplitMix64::new(seed);
+        let labels: Vec<u8> = (0..10 * per_digit).map(|i| (i % 10) as u8).collect();
+        let pixels = (0..labels.len() * IMAGE_PIXELS)
+            .map(|_| (rng.below(4) * 85) as u8)
+            .collect();
+        Digits::new(labels, pixels).unwrap()
+    }
+
+    fn noise_mnist() -> Mnist {
+        Mnist {
+            train: noise_digits(12, 1),
+            test: noise_digits(3, 2),
+        }
+    }
+
+    /// Advances `job` until it reports done; returns the messages and the number of calls.
+    fn run_to_end(job: &mut Job, limit: usize) -> (Vec<FromWorker>, usize) {
+        let mut messages = Vec::new();
+        for call in 1..=limit {
+            let done = pollster::block_on(job.advance(&mut |message| messages.push(message)));
+            if done {
+                return (messages, call);
+            }
+        }
+        panic!("the job did not finish in {limit} steps");
+    }
+
+    #[test]
+    fn transfer_job_reports_each_run() {
+        let device = Device::flex();
+        let source = ClassifierConfig::new()
+            .with_classes(TASK_CLASSES)
+            .init(&device);
+        let request = TransferRequest {
+            budgets: vec![LabelBudget::PerClass(1)],
+            modes: vec![TransferMode::Frozen, TransferMode::FineTune],
+            seed: 4,
+        };
+        let job =
+            TransferJob::new(&request, &noise_mnist(), source, &device.clone().autodiff()).unwrap();
+        let (messages, calls) = run_to_end(&mut Job::Transfer(job), 1_000);
+        assert_eq!(calls, 2 * LabelBudget::PerClass(1).steps());
+
+        let results: Vec<&TransferResult> = messages
+            .iter()
+            .filter_map(|message| match message {
+                FromWorker::TransferResult(result) => Some(result),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0].mode, TransferMode::Frozen);
+        assert_eq!(results[1].mode, TransferMode::FineTune);
+        // One digit of each of the five target classes; three test digits of each.
+        assert_eq!(results[0].train_digits, 5);
+        assert_eq!(results[0].test_digits, 15);
+        let curve_points = messages
+            .iter()
+            .filter(|message| matches!(message, FromWorker::TransferCurve { .. }))
+            .count();
+        assert_eq!(curve_points, 2 * CURVE_POINTS);
+        let last_progress = messages.iter().rev().find_map(|message| match message {
+            FromWorker::JobProgress {
+                steps_done,
+                steps_total,
+                ..
+            } => Some((*steps_done, *steps_total)),
+            _ => None,
+        });
+        assert_eq!(last_progress, Some((calls, calls)));
+    }
+
+    #[test]
+    fn transfer_job_rejects_empty_requests() {
+        let device = Device::flex();
+        let source = ClassifierConfig::new()
+            .with_classes(TASK_CLASSES)
+            .init(&device);
+        let request = TransferRequest {
+            budgets: vec![],
+            modes: vec![TransferMode::Frozen],
+            seed: 1,
+        };
+        let result = TransferJob::new(&request, &noise_mnist(), source, &device.autodiff());
+        assert!(result.is_err());
+    }
+
+    fn teach_request(examples_per_class: &[usize]) -> TeachRequest {
+        let class_names = (0..examples_per_class.len())
+            .map(|class| format!("shape {class}"))
+            .collect();
+        let examples = examples_per_class
+            .iter()
+            .enumerate()
+            .flat_map(|(class, &count)| {
+                (0..count).map(move |index| DrawnExample {
+                    class,
+                    pixels: vec![(index * 40 + class * 90) as u8; IMAGE_PIXELS],
+                })
+            })
+            .collect();
+        TeachRequest {
+            class_names,
+            examples,
+            mode: TransferMode::Frozen,
+            seed: 1,
+        }
+    }
+
+    fn teach_error(request: &TeachRequest) -> String {
+        let device = Device::flex();
+        let source = ClassifierConfig::new().init(&device);
+        match TeachJob::new(request, &source, &device.autodiff()) {
+            Ok(_) => panic!("the request should be rejected"),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn teach_job_rejects_invalid_requests() {
+        assert!(teach_error(&teach_request(&[2])).contains("between 2 and 5 classes"));
+        assert!(teach_error(&teach_request(&[2, 2, 2, 2, 2, 2])).contains("not 6"));
+        assert_eq!(
+            teach_error(&teach_request(&[2, 0])),
+            "class \"shape 1\" has no examples: draw at least one"
+        );
+        let mut short = teach_request(&[1, 1]);
+        short.examples[0].pixels.truncate(10);
+        assert!(teach_error(&short).contains("has 10 pixels"));
+        let mut stray = teach_request(&[2, 1]);
+        stray.examples[0].class = 7;
+        assert!(teach_error(&stray).contains("class 7"));
+    }
+
+    #[test]
+    fn teach_job_sends_a_loadable_model() {
+        let device = Device::flex();
+        let source = ClassifierConfig::new().init(&device);
+        let job =
+            TeachJob::new(&teach_request(&[3, 3]), &source, &device.clone().autodiff()).unwrap();
+        let (messages, calls) = run_to_end(&mut Job::Teach(job), 1_000);
+        assert_eq!(calls, TEACH_STEPS);
+        let model = messages.iter().find_map(|message| match message {
+            FromWorker::TeachModel {
+                weights,
+                class_names,
+                examples,
+                ..
+            } => Some((weights.0.clone(), class_names.len(), *examples)),
+            _ => None,
+        });
+        let (bytes, classes, examples) = model.expect("a TeachModel message");
+        assert_eq!(classes, 2);
+        assert_eq!(examples, 6);
+        let empty = ClassifierConfig::new().with_classes(2).init(&device);
+        assert!(weights::load(empty, bytes, "teach-it classifier").is_ok());
+    }
+
+    fn gan_job(target: GanTarget) -> Result<GanTransferJob, String> {
+        let device = Device::flex();
+        let config = GanConfig::new();
+        let generator = config.init_generator(&device);
+        let discriminator = config.init_discriminator(&device);
+        let request = GanTransferRequest { target, seed: 2 };
+        GanTransferJob::new(
+            &request,
+            &noise_mnist(),
+            (&generator, &discriminator),
+            ClassifierConfig::new().init(&device),
+            &device.autodiff(),
+        )
+    }
+
+    #[test]
+    fn gan_job_rejects_source_digits() {
+        let error = gan_job(GanTarget::Digit {
+            digit: 3,
+            samples: 10,
+        });
+        assert!(error.err().unwrap().contains("digit 3 was in pretraining"));
+    }
+
+    #[test]
+    fn gan_job_rejects_zero_samples() {
+        let error = gan_job(GanTarget::Digit {
+            digit: 7,
+            samples: 0,
+        });
+        assert!(error.err().unwrap().contains("0 samples"));
+    }
+
+    #[test]
+    fn gan_job_steps_settings_in_turn() {
+        let mut job = gan_job(GanTarget::Digit {
+            digit: 7,
+            samples: 5,
+        })
+        .unwrap();
+        assert_eq!(job.label(), 7);
+        let mut messages = Vec::new();
+        for _ in 0..3 {
+            let done = pollster::block_on(job.advance(&mut |message| messages.push(message)));
+            assert!(!done);
+        }
+        let settings: Vec<GanTransferSetting> = messages
+            .iter()
+            .filter_map(|message| match message {
+                FromWorker::GanTransferSamples {
+                    setting, pixels, ..
+                } => {
+                    assert_eq!(pixels.len(), GAN_TRANSFER_GRID * IMAGE_PIXELS);
+                    Some(*setting)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(settings, GanTransferSetting::ALL.to_vec());
+    }
+
+    #[test]
+    fn gan_job_labels_drawings_with_an_unseen_label() {
+        let job = gan_job(GanTarget::Drawn {
+            name: "star".into(),
+            examples: vec![vec![200; IMAGE_PIXELS]; 3],
+        })
+        .unwrap();
+        assert_eq!(job.label(), TARGET_DIGITS.start);
+        let empty = gan_job(GanTarget::Drawn {
+            name: "star".into(),
+            examples: vec![],
+        });
+        assert!(empty.err().unwrap().contains("\"star\" has no examples"));
     }
 }

@@ -18,7 +18,7 @@ use ganvas::weights::{self, CLASSIFIER_PATH, SOURCE_CLASSIFIER_PATH, SOURCE_GENE
 /// most. Seed 1 gave 48.6% from scratch and 75.1% with fine-tuning (100 steps each).
 const BUDGET: LabelBudget = LabelBudget::PerClass(1);
 const SEED: u64 = 1;
-/// Least lead, in accuracy, of each transfer mode over from-scratch training.
+/// Minimum lead, in accuracy, of each transfer mode over from-scratch training.
 const MIN_LEAD: f32 = 0.10;
 
 fn read(path: &str) -> Vec<u8> {

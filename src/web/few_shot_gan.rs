@@ -15,7 +15,7 @@ use crate::transfer_jobs::{GAN_QUALITY_EVERY, GAN_QUALITY_SAMPLES, GAN_TRANSFER_
 /// Sample counts offered for digit targets.
 const SAMPLE_COUNTS: [usize; 3] = [10, 20, 50];
 
-/// One setting's samples, step and label accuracy.
+/// Renders one setting's samples, step and label accuracy.
 #[component]
 fn SettingRow(
     setting: GanTransferSetting,

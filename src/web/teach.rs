@@ -1,5 +1,5 @@
-//! "Teach it": the visitor names 2-5 classes, draws examples of each on the canvas, fine-tunes
-//! the MNIST classifier on them in the worker, and sees new drawings recognised live.
+//! "Teach it": the visitor names 2-5 classes and draws examples of each on the canvas. The
+//! worker fine-tunes the MNIST classifier on them, and the page then recognises new drawings live.
 
 use std::rc::Rc;
 
@@ -38,7 +38,7 @@ impl TeachClass {
         }
     }
 
-    /// The name, or "class N" (N counted from 1 by `position`) when the name is blank.
+    /// Returns the name, or "class N" (N counted from 1 by `position`) when the name is blank.
     pub fn display_name(&self, position: usize) -> String {
         let name = self.name.get().trim().to_string();
         if name.is_empty() {
@@ -57,7 +57,7 @@ fn frame_to_bytes(frame: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-/// A drawn example, shown at 2x.
+/// Renders a drawn example.
 #[component]
 fn Thumbnail(pixels: Vec<u8>) -> impl IntoView {
     let canvas_ref = NodeRef::<Canvas>::new();
@@ -69,7 +69,7 @@ fn Thumbnail(pixels: Vec<u8>) -> impl IntoView {
     view! { <canvas node_ref=canvas_ref class="thumbnail" width="28" height="28"></canvas> }
 }
 
-/// One class: its name, examples with delete buttons, and "Add drawing".
+/// Renders one class: its name, examples with delete buttons, and "Add drawing".
 #[component]
 fn ClassRow(
     class: TeachClass,

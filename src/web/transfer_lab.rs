@@ -277,7 +277,7 @@ fn LearningCurves(curves: RwSignal<Vec<CurvePoint>>) -> impl IntoView {
     }
 }
 
-/// The table of final accuracies, budgets by modes.
+/// Renders the table of final accuracies, budgets by modes.
 #[component]
 fn ResultsTable(results: RwSignal<Vec<TransferResult>>) -> impl IntoView {
     let rows = move || {
@@ -321,7 +321,7 @@ fn ResultsTable(results: RwSignal<Vec<TransferResult>>) -> impl IntoView {
     }
 }
 
-/// The classifier experiment: controls, progress, latest result, charts and table.
+/// Renders the classifier experiment: controls, progress, latest result, charts and table.
 #[component]
 fn ClassifierTransfer(state: LabState) -> impl IntoView {
     let budget = RwSignal::new(2usize);
