@@ -211,6 +211,21 @@ pub(super) async fn classify(model: &Classifier, frame: &[f32]) -> Vec<f32> {
     }
 }
 
+/// Renders one class's probability as a labelled bar; `wide` makes room for a name.
+#[component]
+pub(super) fn ProbabilityBar(label: String, probability: f32, wide: bool) -> impl IntoView {
+    let percent = probability * 100.0;
+    view! {
+        <li class="bar">
+            <span class="bar-digit" class:wide=wide>{label}</span>
+            <span class="bar-track">
+                <span class="bar-fill" style=format!("width: {percent:.1}%")></span>
+            </span>
+            <span class="bar-value">{format!("{percent:.0}%")}</span>
+        </li>
+    }
+}
+
 /// Renders the drawing panel.
 #[component]
 pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
@@ -485,16 +500,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             .into_iter()
             .enumerate()
             .map(|(digit, probability)| {
-                let percent = probability * 100.0;
-                view! {
-                    <li class="bar">
-                        <span class="bar-digit">{digit}</span>
-                        <span class="bar-track">
-                            <span class="bar-fill" style=format!("width: {percent:.1}%")></span>
-                        </span>
-                        <span class="bar-value">{format!("{percent:.0}%")}</span>
-                    </li>
-                }
+                view! { <ProbabilityBar label=digit.to_string() probability=probability wide=false /> }
             })
             .collect_view()
     };

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use super::bridge::{GanTransferView, LabState};
 use super::charts::paint_tiles;
 use super::teach::TeachClass;
-use super::transfer_lab::JobProgress;
+use super::transfer_lab::{JobProgress, SeedInput};
 use crate::protocol::{GanTarget, GanTransferRequest, JobKind, ToWorker};
 use crate::transfer::{GAN_TRANSFER_STEPS, GanTransferSetting, TARGET_DIGITS};
 use crate::transfer_jobs::{GAN_QUALITY_EVERY, GAN_QUALITY_SAMPLES, GAN_TRANSFER_GRID};
@@ -202,21 +202,7 @@ pub fn FewShotGan(state: LabState, classes: RwSignal<Vec<TeachClass>>) -> impl I
                         {count_options}
                     </select>
                 </label>
-                <label>
-                    "Seed "
-                    <input
-                        type="number"
-                        min="0"
-                        class="seed"
-                        data-testid="gan-transfer-seed"
-                        prop:value=move || seed.get().to_string()
-                        on:change=move |event| {
-                            if let Ok(value) = event_target_value(&event).trim().parse::<u64>() {
-                                seed.set(value);
-                            }
-                        }
-                    />
-                </label>
+                <SeedInput seed=seed test_id="gan-transfer-seed" />
                 <button class="primary" data-testid="gan-transfer-run" disabled=move || running() || !state.prepared.get() on:click=run>
                     "Run"
                 </button>

@@ -8,7 +8,7 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 
 use super::bridge::{LabState, TeachModel};
-use super::canvas_panel::{CanvasLink, classify};
+use super::canvas_panel::{CanvasLink, ProbabilityBar, classify};
 use super::charts::paint_tiles;
 use super::transfer_lab::JobProgress;
 use crate::model::{Classifier, ClassifierConfig};
@@ -303,16 +303,7 @@ pub fn TeachIt(
             .into_iter()
             .zip(probabilities)
             .map(|(name, probability)| {
-                let percent = probability * 100.0;
-                view! {
-                    <li class="bar">
-                        <span class="bar-digit wide">{name}</span>
-                        <span class="bar-track">
-                            <span class="bar-fill" style=format!("width: {percent:.1}%")></span>
-                        </span>
-                        <span class="bar-value">{format!("{percent:.0}%")}</span>
-                    </li>
-                }
+                view! { <ProbabilityBar label=name probability=probability wide=true /> }
             })
             .collect_view()
     };

@@ -49,6 +49,31 @@ fn time_left(status: &JobStatus) -> String {
     format!("{} left (estimate)", format_duration(left))
 }
 
+/// Renders a seed field; text that is not a whole number of 0 or more keeps the previous seed.
+#[component]
+pub fn SeedInput(seed: RwSignal<u64>, test_id: &'static str) -> impl IntoView {
+    view! {
+        <label>
+            "Seed "
+            <input
+                type="number"
+                min="0"
+                step="1"
+                class="seed"
+                data-testid=test_id
+                prop:value=move || seed.get().to_string()
+                on:change=move |event| {
+                    if let Ok(value) = event_target_value(&event).trim().parse::<u64>() {
+                        seed.set(value);
+                    }
+                    // Show the seed in use, also after invalid text.
+                    seed.notify();
+                }
+            />
+        </label>
+    }
+}
+
 /// Shows the progress of the job of `kind` while it runs, with a Stop button.
 #[component]
 pub fn JobProgress(state: LabState, kind: JobKind, test_id: &'static str) -> impl IntoView {
@@ -410,21 +435,7 @@ fn ClassifierTransfer(state: LabState) -> impl IntoView {
                         {mode_options}
                     </select>
                 </label>
-                <label>
-                    "Seed "
-                    <input
-                        type="number"
-                        min="0"
-                        class="seed"
-                        data-testid="transfer-seed"
-                        prop:value=move || seed.get().to_string()
-                        on:change=move |event| {
-                            if let Ok(value) = event_target_value(&event).trim().parse::<u64>() {
-                                seed.set(value);
-                            }
-                        }
-                    />
-                </label>
+                <SeedInput seed=seed test_id="transfer-seed" />
                 <button class="primary" data-testid="transfer-run" disabled=move || !ready() || running() on:click=run_one>
                     "Run"
                 </button>
