@@ -50,6 +50,15 @@ impl LabelBudget {
         }
     }
 
+    /// Describes the budget in a sentence: "1 label per class", "all labels".
+    pub fn describe(self) -> String {
+        match self {
+            Self::PerClass(1) => "1 label per class".to_string(),
+            Self::PerClass(count) => format!("{count} labels per class"),
+            Self::All => "all labels".to_string(),
+        }
+    }
+
     /// Training steps for one run at this budget, the same for every mode so the modes are
     /// compared at equal compute.
     pub fn steps(self) -> usize {

@@ -204,9 +204,9 @@ impl TransferJob {
     fn progress(&self) -> FromWorker {
         let activity = match &self.current {
             Some((budget, run, _)) => format!(
-                "{}, {} labels per class, step {} of {}",
+                "{}, {}, step {} of {}",
                 run.mode.name(),
-                budget.name(),
+                budget.describe(),
                 run.step,
                 budget.steps()
             ),

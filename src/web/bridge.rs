@@ -160,6 +160,11 @@ impl LabState {
         });
     }
 
+    /// Returns true while any transfer-lab job runs; the worker runs one at a time.
+    pub fn job_running(&self) -> bool {
+        self.job.get().is_some()
+    }
+
     /// Sends a transfer-lab job request and shows it as started.
     pub fn start_job(&self, kind: JobKind, message: &ToWorker) {
         self.job.set(Some(JobStatus {

@@ -64,19 +64,33 @@ fn SettingRow(
 #[component]
 pub fn FewShotGan(state: LabState, classes: RwSignal<Vec<TeachClass>>) -> impl IntoView {
     // "digit-7" or "class-<id>".
-    let target = RwSignal::new(format!("digit-{}", TARGET_DIGITS.start + 2));
+    let default_target = format!("digit-{}", TARGET_DIGITS.start + 2);
+    let target = RwSignal::new(default_target.clone());
     let count = RwSignal::new(SAMPLE_COUNTS[1]);
     let seed = RwSignal::new(1u64);
     let message = RwSignal::new(Option::<String>::None);
-    let running = move || {
-        state
-            .job
-            .get()
-            .is_some_and(|status| status.kind == JobKind::GanTransfer)
-    };
+    let running = move || state.job_running();
     // What the latest job was asked for, to label its results, and whether it is a digit.
     let target_text = RwSignal::new(String::new());
     let target_is_digit = RwSignal::new(false);
+    let target_count = RwSignal::new(0usize);
+    // A removed class, or one whose drawings were all deleted, is no target any more.
+    Effect::new(move |_| {
+        let choice = target.get();
+        let class_id = choice
+            .strip_prefix("class-")
+            .and_then(|id| id.parse::<usize>().ok());
+        if let Some(id) = class_id {
+            let usable = classes.with(|classes| {
+                classes.iter().any(|class| {
+                    class.id == id && class.examples.with(|examples| !examples.is_empty())
+                })
+            });
+            if !usable {
+                target.set(default_target.clone());
+            }
+        }
+    });
 
     let drawn_options = move || {
         classes
@@ -122,6 +136,7 @@ pub fn FewShotGan(state: LabState, classes: RwSignal<Vec<TeachClass>>) -> impl I
         {
             target_text.set(digit.to_string());
             target_is_digit.set(true);
+            target_count.set(count.get_untracked());
             GanTarget::Digit {
                 digit,
                 samples: count.get_untracked(),
@@ -149,6 +164,7 @@ pub fn FewShotGan(state: LabState, classes: RwSignal<Vec<TeachClass>>) -> impl I
             let name = class.display_name(position);
             target_text.set(name.clone());
             target_is_digit.set(false);
+            target_count.set(examples.len());
             GanTarget::Drawn { name, examples }
         };
         message.set(None);
@@ -217,7 +233,7 @@ pub fn FewShotGan(state: LabState, classes: RwSignal<Vec<TeachClass>>) -> impl I
                     } else if target_is_digit.get() {
                         format!(
                             "Label accuracy: the shipped MNIST classifier scores {GAN_QUALITY_SAMPLES} samples of each run every {GAN_QUALITY_EVERY} steps; trained on {} MNIST training digits.",
-                            count.get()
+                            target_count.get()
                         )
                     } else {
                         "No classifier knows drawn symbols, so only the samples show how each run does.".to_string()

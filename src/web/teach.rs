@@ -78,6 +78,7 @@ fn ClassRow(
     message: RwSignal<Option<String>>,
     removable: Signal<bool>,
     on_remove: Callback<usize>,
+    total_examples: Signal<usize>,
 ) -> impl IntoView {
     let add = move |_| {
         let Some(frame) = canvas.frame.get_untracked() else {
@@ -86,10 +87,9 @@ fn ClassRow(
             ));
             return;
         };
-        let total: usize = class.examples.with_untracked(Vec::len);
-        if total >= MAX_EXAMPLES {
+        if total_examples.get_untracked() >= MAX_EXAMPLES {
             message.set(Some(format!(
-                "A class holds at most {MAX_EXAMPLES} examples."
+                "The classes hold at most {MAX_EXAMPLES} drawings together: delete some first."
             )));
             return;
         }
@@ -146,7 +146,22 @@ fn ClassRow(
             </span>
             <button data-testid="teach-add-example" on:click=add>"Add drawing"</button>
             <Show when=move || removable.get()>
-                <button class="quiet" on:click=move |_| on_remove.run(class.id)>"Remove class"</button>
+                <button class="quiet" on:click=move |_| {
+                    let drawings = class.examples.with_untracked(Vec::len);
+                    let confirmed = drawings == 0
+                        || web_sys::window()
+                            .and_then(|window| {
+                                let question = format!(
+                                    "Remove \"{}\" and its {drawings} drawings?",
+                                    class.display_name(position.get_untracked())
+                                );
+                                window.confirm_with_message(&question).ok()
+                            })
+                            .unwrap_or(false);
+                    if confirmed {
+                        on_remove.run(class.id);
+                    }
+                }>"Remove class"</button>
             </Show>
             <div class="examples">{thumbnails}</div>
         </li>
@@ -176,12 +191,7 @@ pub fn TeachIt(
         StoredValue::new_local(None);
     let model_version = RwSignal::new(0u32);
     let probabilities = RwSignal::new(Option::<Vec<f32>>::None);
-    let training = move || {
-        state
-            .job
-            .get()
-            .is_some_and(|status| status.kind == JobKind::Teach)
-    };
+    let training = move || state.job_running();
 
     // Loads each model the worker sends.
     Effect::new(move |_| {
@@ -210,6 +220,20 @@ pub fn TeachIt(
             probabilities.set(Some(classify(&classifier, &frame).await));
         });
     });
+
+    // Class names and drawing counts, to tell when the trained model no longer matches them.
+    let signature = move || {
+        classes.with(|classes| {
+            classes
+                .iter()
+                .enumerate()
+                .map(|(position, class)| {
+                    (class.display_name(position), class.examples.with(Vec::len))
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let trained_on = RwSignal::new(Option::<Vec<(String, usize)>>::None);
 
     let add_class = move |_: leptos::ev::MouseEvent| {
         classes.update(|classes| {
@@ -263,6 +287,7 @@ pub fn TeachIt(
             mode: mode.get_untracked(),
             seed: TEACH_SEED,
         };
+        trained_on.set(Some(signature()));
         state.start_job(JobKind::Teach, &ToWorker::Teach(request));
     };
 
@@ -274,6 +299,12 @@ pub fn TeachIt(
             }
         })
         .collect_view();
+    let stale = move || {
+        state.teach_model.with(Option::is_some)
+            && trained_on
+                .get()
+                .is_some_and(|trained| trained != signature())
+    };
     let status = move || {
         state.teach_model.get().map(|trained| {
             format!(
@@ -324,6 +355,9 @@ pub fn TeachIt(
                             classes.with(|classes| classes.iter().position(|other| other.id == class.id).unwrap_or(0))
                         });
                         let removable = Signal::derive(move || classes.with(Vec::len) > *TEACH_CLASSES.start());
+                        let total_examples = Signal::derive(move || {
+                            classes.with(|classes| classes.iter().map(|class| class.examples.with(Vec::len)).sum())
+                        });
                         view! {
                             <ClassRow
                                 class=class
@@ -332,6 +366,7 @@ pub fn TeachIt(
                                 message=message
                                 removable=removable
                                 on_remove=remove_class
+                                total_examples=total_examples
                             />
                         }
                     }
@@ -363,6 +398,9 @@ pub fn TeachIt(
             </p>
             <JobProgress state=state kind=JobKind::Teach test_id="teach-progress" />
             <p class="status" data-testid="teach-status" class:hidden=move || status().is_none()>{status}</p>
+            <p class="job-note" data-testid="teach-stale" class:hidden=move || !stale()>
+                "Your classes or drawings changed since this model was trained; it still uses the old ones. Press Train again to update it."
+            </p>
             <div class="teach-result" class:hidden=move || state.teach_model.get().is_none()>
                 <p class="prediction-line">
                     "Your classes say: "

@@ -74,11 +74,40 @@ pub fn SeedInput(seed: RwSignal<u64>, test_id: &'static str) -> impl IntoView {
     }
 }
 
-/// Shows the progress of the job of `kind` while it runs, with a Stop button.
+/// Names a job kind in a sentence.
+fn job_name(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Transfer => "the 0-4 → 5-9 experiment",
+        JobKind::Teach => "teach-it training",
+        JobKind::GanTransfer => "few-shot GAN transfer",
+    }
+}
+
+/// Shows the progress of the job of `kind` while it runs, with a Stop button; says so when
+/// another kind of job holds the worker, and when the last job of `kind` was stopped.
 #[component]
 pub fn JobProgress(state: LabState, kind: JobKind, test_id: &'static str) -> impl IntoView {
     let status = move || state.job.get().filter(|status| status.kind == kind);
+    let other = move || {
+        state
+            .job
+            .get()
+            .map(|status| status.kind)
+            .filter(|&other| other != kind)
+    };
+    let stopped = move || state.job_ended.get() == Some((kind, true));
     view! {
+        <Show when=move || other().is_some()>
+            <p class="job-note" data-testid="job-busy">
+                {move || other().map(|other| format!(
+                    "The worker runs one transfer-lab job at a time: wait for {} to finish, or stop it.",
+                    job_name(other)
+                ))}
+            </p>
+        </Show>
+        <Show when=stopped>
+            <p class="job-note">"Stopped before the end; finished results stay."</p>
+        </Show>
         <Show when=move || status().is_some()>
             <div class="job-progress" data-testid=test_id>
                 <progress
@@ -274,10 +303,11 @@ fn LearningCurves(curves: RwSignal<Vec<CurvePoint>>) -> impl IntoView {
         let points = latest();
         match points.first() {
             Some(point) => format!(
-                "Accuracy while training, {} labels per class, on the first {} held-out target test digits (step 0 to {}).",
-                point.budget.name(),
+                "Accuracy while training with {}, on the first {} held-out target test digits, measured every {} steps.",
+                point.budget.describe(),
                 point.test_digits,
-                point.budget.steps()
+                // The first point of a run falls on the interval between points.
+                point.step
             ),
             None => "Learning curves appear while a run trains.".to_string(),
         }
@@ -292,6 +322,10 @@ fn LearningCurves(curves: RwSignal<Vec<CurvePoint>>) -> impl IntoView {
                 aria-label="Target accuracy against training step for each mode"
             >
                 {move || y_grid(floor())}
+                <text class="tick" x=PAD_LEFT y=CHART_HEIGHT - PAD_BOTTOM + 16.0 text-anchor="start">"0"</text>
+                <text class="tick" x=CHART_WIDTH - PAD_RIGHT y=CHART_HEIGHT - PAD_BOTTOM + 16.0 text-anchor="end">
+                    {move || latest().first().map_or(String::new(), |point| point.budget.steps().to_string())}
+                </text>
                 <text class="axis-title" x=(CHART_WIDTH + PAD_LEFT) / 2.0 y=CHART_HEIGHT - 4.0 text-anchor="middle">
                     "training step"
                 </text>
@@ -352,12 +386,7 @@ fn ClassifierTransfer(state: LabState) -> impl IntoView {
     let budget = RwSignal::new(2usize);
     let mode = RwSignal::new(Option::<TransferMode>::None);
     let seed = RwSignal::new(DEFAULT_SEED);
-    let running = move || {
-        state
-            .job
-            .get()
-            .is_some_and(|status| status.kind == JobKind::Transfer)
-    };
+    let running = move || state.job_running();
     let ready = move || state.prepared.get();
 
     let run = move |budgets: Vec<LabelBudget>, modes: Vec<TransferMode>| {
@@ -442,7 +471,7 @@ fn ClassifierTransfer(state: LabState) -> impl IntoView {
                 <button data-testid="transfer-sweep" disabled=move || !ready() || running() on:click=run_sweep>
                     "Run the whole sweep"
                 </button>
-                <button data-testid="transfer-clear" disabled=move || running() on:click=move |_| state.transfer_results.set(Vec::new())>
+                <button data-testid="transfer-clear" disabled=move || state.job.get().is_some_and(|status| status.kind == JobKind::Transfer) on:click=move |_| state.transfer_results.set(Vec::new())>
                     "Clear results"
                 </button>
             </div>
@@ -456,9 +485,9 @@ fn ClassifierTransfer(state: LabState) -> impl IntoView {
                 <span class="caption">
                     {move || match latest() {
                         Some(result) => format!(
-                            "{} with {} labels per class ({} training digits, {} steps, seed {}), on {} held-out test digits 5-9",
+                            "{} with {} ({} training digits, {} steps, seed {}), on {} held-out test digits 5-9",
                             result.mode.name(),
-                            result.budget.name(),
+                            result.budget.describe(),
                             result.train_digits,
                             result.steps,
                             result.seed,

@@ -128,6 +128,16 @@ describe('classifier transfer 0-4 to 5-9', () => {
     assert.equal(rows[0][2], first, 'a rerun of a seed replaces its result');
   });
 
+  test('an invalid seed keeps the last one', async () => {
+    const field = byTestId(page, 'transfer-seed');
+    const before = await field.inputValue();
+    for (const text of ['-5', '2.5', '99999999999999999999']) {
+      await field.fill(text);
+      await field.dispatchEvent('change');
+      assert.equal(await field.inputValue(), before, `after typing ${text}`);
+    }
+  });
+
   test('sweep shows progress and stops', async () => {
     await byTestId(page, 'transfer-sweep').click();
     const activity = await pollUntil(
@@ -142,6 +152,10 @@ describe('classifier transfer 0-4 to 5-9', () => {
       { timeoutMs: 60_000, description: 'a time-left estimate' },
     );
     assert.match(activity, /step \d+ of \d+/);
+    // The worker runs one job at a time, so the other sections wait and say why.
+    assert.equal(await byTestId(page, 'teach-train').isDisabled(), true);
+    assert.equal(await byTestId(page, 'gan-transfer-run').isDisabled(), true);
+    assert.ok((await byTestId(page, 'job-busy').count()) >= 2, 'the other sections explain the wait');
     await byTestId(page, 'job-stop').click();
     await waitForJobEnd(page, 'transfer-progress', 30_000);
     assert.equal(await byTestId(page, 'transfer-run').isDisabled(), false);
