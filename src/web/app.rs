@@ -33,7 +33,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="masthead">
             <h1>"Ganvas"</h1>
-            <p>"Watch a GAN learn handwritten digits, and draw your own. Everything runs in this tab."</p>
+            <p>"Watch a GAN learn handwritten digits, teach what it learned to new digits and symbols, and draw your own. Everything runs in this tab."</p>
         </header>
         <Show when=move || note().is_some()>
             <p class="banner" role="status" data-testid="backend-banner">{note}</p>

@@ -73,7 +73,7 @@ pub struct TeachModel {
     pub examples: usize,
 }
 
-/// What one few-shot GAN run shows.
+/// The samples and label accuracy of one few-shot GAN run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GanTransferView {
     pub setting: GanTransferSetting,
@@ -103,7 +103,7 @@ pub struct LabState {
     pub start: RwSignal<StartFrom>,
     pub preference: RwSignal<BackendPreference>,
     pub job: RwSignal<Option<JobStatus>>,
-    /// How the last transfer-lab job ended: its kind and whether it was stopped.
+    /// The kind of the last transfer-lab job that ended, and whether it was stopped.
     pub job_ended: RwSignal<Option<(JobKind, bool)>>,
     pub transfer_results: RwSignal<Vec<TransferResult>>,
     pub transfer_curves: RwSignal<Vec<CurvePoint>>,

@@ -360,7 +360,7 @@ impl Worker {
         }
     }
 
-    /// Ends the transfer-lab job in progress, if any, and tells the page.
+    /// Ends the transfer-lab job in progress, if any, and reports it to the page.
     fn stop_job(&mut self) {
         if let Some(job) = self.job.take() {
             post(&FromWorker::JobFinished {

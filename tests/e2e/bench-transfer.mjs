@@ -1,6 +1,7 @@
 // Measures the transfer lab of the built app in headless Chromium on the CPU backend and prints
-// the figures: the whole 0-4 to 5-9 sweep (time and table), teach-it training time, and a full
-// few-shot GAN run (time, final label accuracy of each setting, and a screenshot).
+// the figures. It times the whole 0-4 to 5-9 sweep and prints its table, times teach-it
+// training, and runs few-shot GAN transfer to the end (time, each setting's final label
+// accuracy, and a screenshot).
 //
 // Usage: node tests/e2e/bench-transfer.mjs [URL] [SCREENSHOT]
 // URL defaults to http://127.0.0.1:8080/ (a server of dist/ must be running there); SCREENSHOT
