@@ -3,6 +3,7 @@
 //! code and generic over burn devices. The `web` module contains the page and the training worker.
 
 pub mod data;
+pub mod editing;
 pub mod evaluate;
 pub mod model;
 pub mod preprocess;
