@@ -1,6 +1,6 @@
-//! Editing with the conditional GAN: GAN inversion finds a latent vector whose generated image
-//! matches a drawing (optionally only where a mask allows, for inpainting), and the found
-//! latent then renders the drawing's style as another digit or as nearby variations.
+//! Editing with the conditional GAN. GAN inversion finds a latent vector whose generated image
+//! matches a drawing, optionally only where a mask allows (inpainting). The found latent then
+//! renders the drawing's style as another digit, or as nearby variations.
 
 use burn::module::Param;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -58,6 +58,8 @@ pub struct Fit {
     pub label: u8,
     /// Mean squared error over the fitted pixels, in the [-1, 1] pixel scale.
     pub error: f32,
+    /// The generated image of `latent`, 784 values in [-1, 1].
+    pub image: Vec<f32>,
 }
 
 impl Inversion {
@@ -136,6 +138,11 @@ impl Inversion {
         (squared.sum_dim(1) / weight).flatten(0, 1)
     }
 
+    /// Number of steps the inversion runs.
+    pub fn steps(&self) -> usize {
+        self.config.steps
+    }
+
     /// Returns true once the configured number of steps has run.
     pub fn is_done(&self) -> bool {
         self.step >= self.config.steps
@@ -149,7 +156,7 @@ impl Inversion {
             .generator
             .forward(z.clone(), self.labels.clone())
             .reshape([restarts, IMAGE_PIXELS]);
-        let errors = read_floats(self.masked_errors(images)).await;
+        let errors = read_floats(self.masked_errors(images.clone())).await;
         let (index, error) = errors
             .iter()
             .copied()
@@ -158,10 +165,12 @@ impl Inversion {
             .unwrap_or((0, f32::INFINITY));
         let dim = z.dims()[1];
         let latents = read_floats(z).await;
+        let pixels = read_floats(images).await;
         Fit {
             latent: latents[index * dim..(index + 1) * dim].to_vec(),
             label: self.label,
             error,
+            image: pixels[index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS].to_vec(),
         }
     }
 }

@@ -75,8 +75,20 @@ pub enum ToWorker {
     Teach(TeachRequest),
     /// Fine-tunes the source GAN to a new target in the three settings side by side.
     GanTransfer(GanTransferRequest),
+    /// Finds the drawing in the GAN's latent space (GAN inversion).
+    Invert(InvertRequest),
     /// Stops the transfer-lab job in progress.
     StopJob,
+}
+
+/// A drawing to find in the latent space.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvertRequest {
+    /// 28x28 drawing, 0 = background, 255 = ink, row-major.
+    pub pixels: Vec<u8>,
+    /// The digit to find it as.
+    pub label: u8,
+    pub seed: u64,
 }
 
 /// Classifier transfer from digits 0-4 to digits 5-9: one run per budget and mode, budgets in
@@ -129,6 +141,7 @@ pub enum JobKind {
     Transfer,
     Teach,
     GanTransfer,
+    Invert,
 }
 
 /// Final accuracy of one transfer run.
@@ -284,6 +297,18 @@ pub enum FromWorker {
         setting: GanTransferSetting,
         step: usize,
         pixels: Vec<u8>,
+    },
+    /// The best fit of an inversion so far; `done` after the last step.
+    InvertProgress {
+        step: usize,
+        steps: usize,
+        /// Mean squared error over the drawing's pixels, in the [-1, 1] pixel scale.
+        error: f32,
+        latent: Vec<f32>,
+        label: u8,
+        /// The generated image of `latent`, 28x28 bytes (255 = ink).
+        reconstruction: Vec<u8>,
+        done: bool,
     },
     /// Fraction of a few-shot GAN run's samples that the MNIST classifier reads as the target
     /// digit.

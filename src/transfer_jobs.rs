@@ -7,12 +7,13 @@ use std::collections::VecDeque;
 
 use burn::prelude::*;
 
-use crate::data::{Digits, IMAGE_PIXELS, Mnist, SplitMix64};
+use crate::data::{Digits, IMAGE_PIXELS, Mnist, NUM_CLASSES, SplitMix64, pixel_to_signed};
+use crate::editing::{Inversion, InversionConfig};
 use crate::evaluate::{classifier_accuracy, generated_label_accuracy, read_floats};
 use crate::model::{Classifier, Discriminator, GanConfig, Generator};
 use crate::protocol::{
-    FromWorker, GanTarget, GanTransferRequest, JobKind, TeachRequest, TransferRequest,
-    TransferResult, WeightBytes,
+    FromWorker, GanTarget, GanTransferRequest, InvertRequest, JobKind, TeachRequest,
+    TransferRequest, TransferResult, WeightBytes,
 };
 use crate::session::images_to_bytes;
 use crate::training::latent_batch;
@@ -474,11 +475,84 @@ impl GanTransferJob {
     }
 }
 
-/// The transfer-lab job in progress.
+/// Steps of an inversion between two progress messages.
+const INVERT_PROGRESS_EVERY: usize = 10;
+
+/// GAN inversion of one drawing, reporting the best fit as it converges.
+pub struct InvertJob {
+    inversion: Inversion,
+}
+
+impl InvertJob {
+    /// Checks the request and prepares the inversion with the MNIST `generator` on `device`
+    /// (an autodiff device).
+    pub fn new(
+        request: &InvertRequest,
+        generator: &Generator,
+        device: &Device,
+    ) -> Result<Self, String> {
+        if request.pixels.len() != IMAGE_PIXELS {
+            return Err(format!(
+                "the drawing has {} pixels, expected {IMAGE_PIXELS}",
+                request.pixels.len()
+            ));
+        }
+        if request.label as usize >= NUM_CLASSES {
+            return Err(format!("{} is not a digit", request.label));
+        }
+        let target: Vec<f32> = request
+            .pixels
+            .iter()
+            .map(|&pixel| pixel_to_signed(pixel))
+            .collect();
+        let inversion = Inversion::new(
+            generator,
+            &target,
+            None,
+            request.label,
+            InversionConfig::new(),
+            request.seed,
+            device,
+        );
+        Ok(Self { inversion })
+    }
+
+    /// Runs one step; reports the best fit every few steps and after the last. Returns true
+    /// when done.
+    pub async fn advance(&mut self, emit: &mut dyn FnMut(FromWorker)) -> bool {
+        read_floats(self.inversion.step()).await;
+        let (step, steps) = (self.inversion.step, self.inversion.steps());
+        let done = self.inversion.is_done();
+        if step == 1 || step % INVERT_PROGRESS_EVERY == 0 || done {
+            let fit = self.inversion.best().await;
+            emit(FromWorker::InvertProgress {
+                step,
+                steps,
+                error: fit.error,
+                latent: fit.latent,
+                label: fit.label,
+                reconstruction: signed_to_bytes(&fit.image),
+                done,
+            });
+        }
+        done
+    }
+}
+
+/// Converts pixels in [-1, 1] to bytes (255 = ink).
+pub fn signed_to_bytes(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .map(|&value| ((value + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
+        .collect()
+}
+
+/// The job in progress: a transfer-lab job or a GAN inversion.
 pub enum Job {
     Transfer(TransferJob),
     Teach(TeachJob),
     GanTransfer(GanTransferJob),
+    Invert(InvertJob),
 }
 
 impl Job {
@@ -487,6 +561,7 @@ impl Job {
             Self::Transfer(_) => JobKind::Transfer,
             Self::Teach(_) => JobKind::Teach,
             Self::GanTransfer(_) => JobKind::GanTransfer,
+            Self::Invert(_) => JobKind::Invert,
         }
     }
 
@@ -496,6 +571,7 @@ impl Job {
             Self::Transfer(job) => job.advance(emit).await,
             Self::Teach(job) => job.advance(emit).await,
             Self::GanTransfer(job) => job.advance(emit).await,
+            Self::Invert(job) => job.advance(emit).await,
         }
     }
 }

@@ -15,9 +15,9 @@ use ganvas::weights::{self, CLASSIFIER_PATH, GENERATOR_PATH};
 /// Largest accepted median reconstruction error (mean squared, pixels in [-1, 1]) when the
 /// target is itself a generated digit. Seed 21 with inversion seed 11 gave 0.0022.
 const MAX_MEDIAN_ERROR: f32 = 0.01;
-/// Least share of reconstructions, swaps and inpaintings the classifier must read as asked.
+/// Minimum share of reconstructions, swaps and inpaintings the classifier must read as asked.
 const MIN_RATE: f32 = 0.9;
-/// Least share of half-masked test digits whose inpainting keeps the digit; the first 20 MNIST
+/// Minimum share of half-masked test digits whose inpainting keeps the digit; the first 20 MNIST
 /// test digits gave 19.
 const MIN_INPAINT_RATE: f32 = 0.8;
 

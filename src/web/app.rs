@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use super::bridge::spawn_worker;
 use super::canvas_panel::{CanvasLink, CanvasPanel};
+use super::edit_panel::EditPanel;
 use super::gan_lab::GanLab;
 use super::transfer_lab::TransferLab;
 use crate::protocol::BackendPreference;
@@ -44,6 +45,7 @@ pub fn App() -> impl IntoView {
         <main class="panels">
             <CanvasPanel link=canvas />
             <GanLab state=state />
+            <EditPanel state=state canvas=canvas />
             <TransferLab state=state canvas=canvas />
         </main>
     }

@@ -83,6 +83,18 @@ pub struct GanTransferView {
     pub quality: Option<(usize, f32, usize)>,
 }
 
+/// The best fit of a GAN inversion so far.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InversionView {
+    pub step: usize,
+    pub steps: usize,
+    pub error: f32,
+    pub latent: Vec<f32>,
+    pub label: u8,
+    pub reconstruction: Vec<u8>,
+    pub done: bool,
+}
+
 /// Everything the GAN lab shows, updated from worker messages.
 #[derive(Clone, Copy)]
 pub struct LabState {
@@ -109,6 +121,8 @@ pub struct LabState {
     pub transfer_curves: RwSignal<Vec<CurvePoint>>,
     pub teach_model: RwSignal<Option<TeachModel>>,
     pub gan_transfer: RwSignal<Vec<GanTransferView>>,
+    /// The latest fit of a GAN inversion of the drawing.
+    pub inversion: RwSignal<Option<InversionView>>,
     worker: StoredValue<Option<Worker>, LocalStorage>,
 }
 
@@ -133,6 +147,7 @@ impl LabState {
             transfer_curves: RwSignal::new(Vec::new()),
             teach_model: RwSignal::new(None),
             gan_transfer: RwSignal::new(Vec::new()),
+            inversion: RwSignal::new(None),
             worker: StoredValue::new_local(None),
         }
     }
@@ -179,6 +194,7 @@ impl LabState {
             JobKind::Transfer => self.transfer_curves.set(Vec::new()),
             JobKind::GanTransfer => self.gan_transfer.set(Vec::new()),
             JobKind::Teach => {}
+            JobKind::Invert => self.inversion.set(None),
         }
         self.send(message);
     }
@@ -278,6 +294,23 @@ impl LabState {
                     view.quality = Some((step, label_accuracy, samples));
                 }
             }),
+            FromWorker::InvertProgress {
+                step,
+                steps,
+                error,
+                latent,
+                label,
+                reconstruction,
+                done,
+            } => self.inversion.set(Some(InversionView {
+                step,
+                steps,
+                error,
+                latent,
+                label,
+                reconstruction,
+                done,
+            })),
             other => log::error!("page: unexpected worker message {other:?}"),
         }
     }

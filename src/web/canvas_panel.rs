@@ -42,6 +42,11 @@ pub struct CanvasLink {
     pub frame: RwSignal<Option<Vec<f32>>>,
     /// A counter that another panel increments to clear the canvas (an undoable action).
     pub clear_requests: RwSignal<u32>,
+    /// A 28x28 image (255 = ink) that another panel asks to place on the canvas, replacing the
+    /// drawing as an undoable action.
+    pub place: RwSignal<Option<Vec<u8>>>,
+    /// The digit the classifier reads in the drawing, `None` when empty.
+    pub prediction: RwSignal<Option<usize>>,
 }
 
 impl CanvasLink {
@@ -49,6 +54,8 @@ impl CanvasLink {
         Self {
             frame: RwSignal::new(None),
             clear_requests: RwSignal::new(0),
+            place: RwSignal::new(None),
+            prediction: RwSignal::new(None),
         }
     }
 }
@@ -64,6 +71,8 @@ enum Action {
         points: Vec<(f64, f64)>,
     },
     Clear,
+    /// Replaces the drawing by a 28x28 image (255 = ink), scaled to the canvas.
+    Image(Vec<u8>),
 }
 
 /// Returns the canvas's 2D context, created for frequent pixel reads (the drawing is read back
@@ -147,7 +156,42 @@ fn replay(canvas: &HtmlCanvasElement, history: &[Action]) {
             Action::Clear => {
                 context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64)
             }
+            Action::Image(pixels) => paint_ink(&context, canvas.width() as usize, pixels),
         }
+    }
+}
+
+/// Paints a 28x28 ink image (255 = ink) over the whole canvas of `side` pixels, bilinearly
+/// scaled, as ink of the brush's colour whose opacity is the pixel's value.
+fn paint_ink(context: &CanvasRenderingContext2d, side: usize, pixels: &[u8]) {
+    if pixels.len() != IMAGE_PIXELS || side == 0 {
+        return;
+    }
+    let ink = |x: isize, y: isize| -> f64 {
+        let (x, y) = (x.clamp(0, 27) as usize, y.clamp(0, 27) as usize);
+        pixels[y * IMAGE_SIDE + x] as f64
+    };
+    let scale = IMAGE_SIDE as f64 / side as f64;
+    let mut rgba = vec![0u8; side * side * 4];
+    for y in 0..side {
+        let source_y = (y as f64 + 0.5) * scale - 0.5;
+        let (y0, fy) = (source_y.floor(), source_y - source_y.floor());
+        for x in 0..side {
+            let source_x = (x as f64 + 0.5) * scale - 0.5;
+            let (x0, fx) = (source_x.floor(), source_x - source_x.floor());
+            let (x0, y0i) = (x0 as isize, y0 as isize);
+            let top = ink(x0, y0i) * (1.0 - fx) + ink(x0 + 1, y0i) * fx;
+            let bottom = ink(x0, y0i + 1) * (1.0 - fx) + ink(x0 + 1, y0i + 1) * fx;
+            let alpha = top * (1.0 - fy) + bottom * fy;
+            let offset = (y * side + x) * 4;
+            rgba[offset..offset + 4].copy_from_slice(&[17, 17, 17, alpha.round() as u8]);
+        }
+    }
+    match ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), side as u32, side as u32) {
+        Ok(image) => {
+            let _ = context.put_image_data(&image, 0.0, 0.0);
+        }
+        Err(error) => log::error!("page: could not build the placed image: {error:?}"),
     }
 }
 
@@ -471,6 +515,34 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             clear_on_request();
         }
         requests
+    });
+
+    Effect::new(move |_| {
+        let best = probabilities.get().and_then(|probabilities| {
+            probabilities
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(digit, _)| digit)
+        });
+        link.prediction.set(best);
+    });
+
+    let place_history = history.clone();
+    Effect::new(move |_| {
+        let Some(pixels) = link.place.get() else {
+            return;
+        };
+        let Some(canvas) = canvas_ref.get_untracked() else {
+            return;
+        };
+        set_canvas_size();
+        let mut history = place_history.borrow_mut();
+        history.push(Action::Image(pixels));
+        replay(&canvas, &history);
+        can_undo.set(true);
+        drop(history);
+        predict();
     });
 
     let undo_key = undo.clone();

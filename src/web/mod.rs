@@ -6,6 +6,7 @@ mod assets;
 mod bridge;
 mod canvas_panel;
 mod charts;
+mod edit_panel;
 mod few_shot_gan;
 mod gan_lab;
 pub mod gpu;

@@ -80,6 +80,7 @@ fn job_name(kind: JobKind) -> &'static str {
         JobKind::Transfer => "the 0-4 → 5-9 experiment",
         JobKind::Teach => "teach-it training",
         JobKind::GanTransfer => "few-shot GAN transfer",
+        JobKind::Invert => "the search for your drawing (Find it)",
     }
 }
 

@@ -21,7 +21,7 @@ use crate::protocol::{
 };
 use crate::session::{GRID_ROWS, GanSession};
 use crate::transfer::TASK_CLASSES;
-use crate::transfer_jobs::{GanTransferJob, Job, TeachJob, TransferJob};
+use crate::transfer_jobs::{GanTransferJob, InvertJob, Job, TeachJob, TransferJob};
 use crate::weights::{
     self, CLASSIFIER_PATH, DISCRIMINATOR_PATH, GENERATOR_PATH, SOURCE_CLASSIFIER_PATH,
     SOURCE_DISCRIMINATOR_PATH, SOURCE_GENERATOR_PATH,
@@ -277,11 +277,15 @@ impl Worker {
             }
             ToWorker::Step => self.pending_steps += 1,
             ToWorker::StopJob => self.stop_job(),
-            ToWorker::Transfer(_) | ToWorker::Teach(_) | ToWorker::GanTransfer(_) => {
+            ToWorker::Transfer(_)
+            | ToWorker::Teach(_)
+            | ToWorker::GanTransfer(_)
+            | ToWorker::Invert(_) => {
                 self.stop_job();
                 let kind = match &message {
                     ToWorker::Transfer(_) => JobKind::Transfer,
                     ToWorker::Teach(_) => JobKind::Teach,
+                    ToWorker::Invert(_) => JobKind::Invert,
                     _ => JobKind::GanTransfer,
                 };
                 match self.create_job(message).await {
@@ -355,6 +359,25 @@ impl Worker {
                     &device.autodiff(),
                 )?;
                 Ok(Job::GanTransfer(job))
+            }
+            ToWorker::Invert(request) => {
+                let backend = self
+                    .backend
+                    .as_ref()
+                    .ok_or("the worker is not initialised yet")?;
+                let shipped = self
+                    .shipped
+                    .clone()
+                    .ok_or("the worker is not initialised yet")?;
+                let device = backend.device.clone();
+                let generator = weights::load(
+                    GanConfig::new().init_generator(&device),
+                    shipped.generator.clone(),
+                    "generator",
+                )
+                .map_err(|error| error.to_string())?;
+                let job = InvertJob::new(&request, &generator, &device.autodiff())?;
+                Ok(Job::Invert(job))
             }
             other => Err(format!("{other:?} is not a transfer-lab job")),
         }

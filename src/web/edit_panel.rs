@@ -1,0 +1,266 @@
+//! Editing the drawing with the GAN: "Find it" searches the latent space for the drawing in the
+//! worker, then the page redraws the found latent as all ten digits and as nearby variations,
+//! and any result can replace the drawing on the canvas.
+
+use std::rc::Rc;
+
+use burn::prelude::*;
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::assets::fetch_bytes;
+use super::bridge::LabState;
+use super::canvas_panel::CanvasLink;
+use super::charts::paint_tiles;
+use super::transfer_lab::JobProgress;
+use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::editing::{render, variations};
+use crate::evaluate::read_floats;
+use crate::model::{GanConfig, Generator};
+use crate::protocol::{InvertRequest, JobKind, ToWorker};
+use crate::transfer_jobs::signed_to_bytes;
+use crate::weights::{self, GENERATOR_PATH};
+
+/// Seed of the inversion's random starting points.
+const INVERT_SEED: u64 = 1;
+/// Variations shown around the found latent.
+const VARIATION_COUNT: usize = 8;
+/// Seed of the variations' noise, fixed so that the spread slider changes only the distance.
+const VARIATION_SEED: u64 = 5;
+
+/// Renders 28x28 images (255 = ink) as a row of tiles; a click on tile `i` calls `on_pick(i)`.
+#[component]
+fn TileRow(
+    pixels: Signal<Option<Vec<u8>>>,
+    test_id: &'static str,
+    label: &'static str,
+    on_pick: Callback<usize>,
+) -> impl IntoView {
+    let canvas_ref = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        if let (Some(canvas), Some(pixels)) = (canvas_ref.get(), pixels.get()) {
+            let tiles = pixels.len() / IMAGE_PIXELS;
+            paint_tiles(&canvas, &pixels, tiles.max(1));
+        }
+    });
+    let pick = move |event: leptos::ev::MouseEvent| {
+        let (Some(canvas), Some(pixels)) = (canvas_ref.get_untracked(), pixels.get_untracked())
+        else {
+            return;
+        };
+        let tiles = pixels.len() / IMAGE_PIXELS;
+        let element: &web_sys::Element = canvas.unchecked_ref();
+        let width = element.get_bounding_client_rect().width();
+        if tiles == 0 || width <= 0.0 {
+            return;
+        }
+        let tile = (event.offset_x() as f64 / width * tiles as f64).floor() as usize;
+        on_pick.run(tile.min(tiles - 1));
+    };
+    view! {
+        <canvas
+            node_ref=canvas_ref
+            class="tile-row"
+            data-testid=test_id
+            data-tiles=move || pixels.get().map(|pixels| (pixels.len() / IMAGE_PIXELS).to_string())
+            aria-label=label
+            title="Click an image to put it on the canvas"
+            width="280"
+            height="28"
+            on:click=pick
+        ></canvas>
+    }
+}
+
+/// Returns tile `index` of a row of 28x28 images.
+fn tile(pixels: &[u8], index: usize) -> Option<Vec<u8>> {
+    pixels
+        .get(index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS)
+        .map(<[u8]>::to_vec)
+}
+
+/// Renders the GAN editing panel.
+#[component]
+pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
+    let generator: StoredValue<Option<Rc<Generator>>, LocalStorage> = StoredValue::new_local(None);
+    let generator_ready = RwSignal::new(false);
+    // `None` uses the classifier's reading of the drawing.
+    let label_choice = RwSignal::new(Option::<u8>::None);
+    let spread = RwSignal::new(0.5f32);
+    let message = RwSignal::new(Option::<String>::None);
+    let style_pixels = RwSignal::new(Option::<Vec<u8>>::None);
+    let variation_pixels = RwSignal::new(Option::<Vec<u8>>::None);
+
+    leptos::task::spawn_local(async move {
+        let loaded = async {
+            let bytes = fetch_bytes(GENERATOR_PATH, |_, _| {}).await?;
+            let model = GanConfig::new().init_generator(&Device::flex());
+            weights::load(model, bytes, "generator").map_err(|error| error.to_string())
+        }
+        .await;
+        match loaded {
+            Ok(model) => {
+                generator.set_value(Some(Rc::new(model)));
+                generator_ready.set(true);
+            }
+            Err(error) => message.set(Some(format!("The generator could not be loaded: {error}"))),
+        }
+    });
+
+    // Redraws the style grid and the variations when a search finishes or the spread moves.
+    Effect::new(move |_| {
+        let spread = spread.get();
+        let (Some(fit), true) = (
+            state.inversion.get().filter(|fit| fit.done),
+            generator_ready.get(),
+        ) else {
+            style_pixels.set(None);
+            variation_pixels.set(None);
+            return;
+        };
+        let Some(model) = generator.get_value() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let device = Device::flex();
+            let digits: Vec<u8> = (0..NUM_CLASSES as u8).collect();
+            let styled = read_floats(render(&model, &fit.latent, &digits, &device)).await;
+            style_pixels.set(Some(signed_to_bytes(&styled)));
+            let mut pixels = Vec::with_capacity(VARIATION_COUNT * IMAGE_PIXELS);
+            for latent in variations(&fit.latent, VARIATION_COUNT, spread, VARIATION_SEED) {
+                let image = read_floats(render(&model, &latent, &[fit.label], &device)).await;
+                pixels.extend(signed_to_bytes(&image));
+            }
+            variation_pixels.set(Some(pixels));
+        });
+    });
+
+    let find = move |_| {
+        let Some(frame) = canvas.frame.get_untracked() else {
+            message.set(Some(
+                "Draw a digit on the canvas first, then press Find it.".into(),
+            ));
+            return;
+        };
+        let label = label_choice
+            .get_untracked()
+            .or_else(|| canvas.prediction.get_untracked().map(|digit| digit as u8));
+        let Some(label) = label else {
+            message.set(Some(
+                "The classifier is still loading: pick the digit in the menu.".into(),
+            ));
+            return;
+        };
+        message.set(None);
+        let pixels = frame
+            .iter()
+            .map(|&ink| (ink * 255.0).round().clamp(0.0, 255.0) as u8)
+            .collect();
+        let request = InvertRequest {
+            pixels,
+            label,
+            seed: INVERT_SEED,
+        };
+        state.start_job(JobKind::Invert, &ToWorker::Invert(request));
+    };
+    let place = move |pixels: Option<Vec<u8>>| {
+        if let Some(pixels) = pixels {
+            canvas.place.set(Some(pixels));
+        }
+    };
+    let place_reconstruction = move |_| {
+        place(
+            state
+                .inversion
+                .get_untracked()
+                .map(|fit| fit.reconstruction),
+        )
+    };
+    let pick_style = Callback::new(move |index: usize| {
+        place(
+            style_pixels
+                .get_untracked()
+                .and_then(|pixels| tile(&pixels, index)),
+        )
+    });
+    let pick_variation = Callback::new(move |index: usize| {
+        place(
+            variation_pixels
+                .get_untracked()
+                .and_then(|pixels| tile(&pixels, index)),
+        )
+    });
+
+    let reconstruction_ref = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        if let (Some(element), Some(fit)) = (reconstruction_ref.get(), state.inversion.get()) {
+            paint_tiles(&element, &fit.reconstruction, 1);
+        }
+    });
+    let progress = move || {
+        state.inversion.get().map(|fit| {
+            format!(
+                "step {} of {} · error {:.4} (mean squared, pixels from -1 to 1) · as a {}",
+                fit.step, fit.steps, fit.error, fit.label
+            )
+        })
+    };
+    let label_options = (0..NUM_CLASSES)
+        .map(|digit| view! { <option value=digit.to_string()>{digit}</option> })
+        .collect_view();
+    let done = move || state.inversion.get().is_some_and(|fit| fit.done);
+
+    view! {
+        <section class="panel edit-panel" aria-labelledby="edit-title">
+            <h2 id="edit-title">"Edit with the GAN"</h2>
+            <p class="explain">
+                "Find it searches the GAN's latent space for a vector z whose generated digit looks like your drawing (200 Adam steps from 8 random starts; the generator stays fixed). Then the same z draws every digit in your style, or variations near it. Click any result to put it on the canvas; Undo takes it back."
+            </p>
+            <div class="controls">
+                <label>
+                    "Digit "
+                    <select data-testid="invert-label" on:change=move |event| {
+                        label_choice.set(event_target_value(&event).parse::<u8>().ok());
+                    }>
+                        <option value="auto" selected=true>"as recognised"</option>
+                        {label_options}
+                    </select>
+                </label>
+                <button class="primary" data-testid="invert-run" disabled=move || state.job_running() || !state.prepared.get() on:click=find>
+                    "Find it"
+                </button>
+            </div>
+            <p class="message" role="alert" class:hidden=move || message.get().is_none()>{move || message.get()}</p>
+            <JobProgress state=state kind=JobKind::Invert test_id="invert-job" />
+            <div class="reconstruction-row" class:hidden=move || state.inversion.get().is_none()>
+                <canvas node_ref=reconstruction_ref class="reconstruction" data-testid="reconstruction" width="28" height="28"
+                    aria-label="The generator's closest image to the drawing"></canvas>
+                <div>
+                    <p class="status" data-testid="invert-progress" data-done=move || done().to_string()>{progress}</p>
+                    <button data-testid="clean-up" disabled=move || !done() on:click=place_reconstruction>
+                        "Clean up: put this on the canvas"
+                    </button>
+                </div>
+            </div>
+            <div class:hidden=move || style_pixels.get().is_none()>
+                <h3>"Same style, every digit"</h3>
+                <TileRow pixels=style_pixels.into() test_id="style-grid" label="Your drawing's style as the digits 0 to 9" on_pick=pick_style />
+                <h3>"Variations"</h3>
+                <label>
+                    "Spread "
+                    <input type="range" min="0.1" max="1.5" step="0.1" data-testid="variations-spread"
+                        prop:value=move || spread.get().to_string()
+                        on:input=move |event| {
+                            if let Ok(value) = event_target_value(&event).parse::<f32>() {
+                                spread.set(value);
+                            }
+                        }
+                    />
+                    {move || format!(" {:.1}", spread.get())}
+                </label>
+                <TileRow pixels=variation_pixels.into() test_id="variations" label="Variations near the found latent vector" on_pick=pick_variation />
+            </div>
+        </section>
+    }
+}
