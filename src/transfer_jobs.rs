@@ -414,7 +414,7 @@ impl GanTransferJob {
         })
     }
 
-    /// The few-shot samples' label in the GAN.
+    /// Returns the label that the few-shot samples carry in the GAN.
     pub fn label(&self) -> u8 {
         self.label
     }

@@ -1,5 +1,5 @@
-//! Editing the drawing with the GAN: "Find it" searches the latent space for the drawing in the
-//! worker, then the page redraws the found latent as all ten digits and as nearby variations,
+//! Editing the drawing with the GAN. "Find it" searches the latent space for the drawing in the
+//! worker. The page then redraws the found latent as all ten digits and as nearby variations,
 //! and any result can replace the drawing on the canvas.
 
 use std::rc::Rc;
