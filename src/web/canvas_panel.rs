@@ -279,6 +279,9 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
     let history: Rc<RefCell<Vec<Action>>> = Rc::new(RefCell::new(Vec::new()));
     let current: Rc<RefCell<Option<Action>>> = Rc::new(RefCell::new(None));
     let can_undo = RwSignal::new(false);
+    // Actions undone since the last new action, the most recent last.
+    let redo_stack: Rc<RefCell<Vec<Action>>> = Rc::new(RefCell::new(Vec::new()));
+    let can_redo = RwSignal::new(false);
     let probabilities = RwSignal::new(Option::<Vec<f32>>::None);
     let latency_ms = RwSignal::new(Option::<f64>::None);
     let model_status = RwSignal::new("loading the classifier…".to_string());
@@ -456,6 +459,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
     };
 
     let finish_stroke = {
+        let redo_for_stroke = redo_stack.clone();
         let current = current.clone();
         let active_pointer = active_pointer.clone();
         let history = history.clone();
@@ -467,6 +471,8 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             if let Some(action) = finished {
                 history.borrow_mut().push(action);
                 can_undo.set(true);
+                redo_for_stroke.borrow_mut().clear();
+                can_redo.set(false);
                 predict();
             }
         }
@@ -474,15 +480,39 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
 
     let undo = {
         let history = history.clone();
+        let redo_stack = redo_stack.clone();
         move || {
             let Some(canvas) = canvas_ref.get_untracked() else {
                 return;
             };
             let mut history = history.borrow_mut();
-            if history.pop().is_some() {
+            if let Some(action) = history.pop() {
                 replay(&canvas, &history);
                 can_undo.set(!history.is_empty());
+                redo_stack.borrow_mut().push(action);
+                can_redo.set(true);
                 drop(history);
+                predict();
+            }
+        }
+    };
+
+    let redo = {
+        let history = history.clone();
+        let redo_stack = redo_stack.clone();
+        move || {
+            let Some(canvas) = canvas_ref.get_untracked() else {
+                return;
+            };
+            let mut redo_stack = redo_stack.borrow_mut();
+            if let Some(action) = redo_stack.pop() {
+                let mut history = history.borrow_mut();
+                history.push(action);
+                replay(&canvas, &history);
+                can_undo.set(true);
+                can_redo.set(!redo_stack.is_empty());
+                drop(history);
+                drop(redo_stack);
                 predict();
             }
         }
@@ -490,6 +520,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
 
     let clear = {
         let history = history.clone();
+        let redo_stack = redo_stack.clone();
         move || {
             let Some(canvas) = canvas_ref.get_untracked() else {
                 return;
@@ -502,6 +533,8 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
                 history.push(Action::Clear);
                 replay(&canvas, &history);
                 can_undo.set(true);
+                redo_stack.borrow_mut().clear();
+                can_redo.set(false);
             }
             drop(history);
             predict();
@@ -529,6 +562,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
     });
 
     let place_history = history.clone();
+    let place_redo = redo_stack.clone();
     Effect::new(move |_| {
         let Some(pixels) = link.place.get() else {
             return;
@@ -541,16 +575,23 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         history.push(Action::Image(pixels));
         replay(&canvas, &history);
         can_undo.set(true);
+        place_redo.borrow_mut().clear();
+        can_redo.set(false);
         drop(history);
         predict();
     });
 
     let undo_key = undo.clone();
+    let redo_key = redo.clone();
     let key_handle = window_event_listener(ev::keydown, move |event| {
         let modifier = event.ctrl_key() || event.meta_key();
-        if modifier && !event.shift_key() && event.key().eq_ignore_ascii_case("z") {
+        let key = event.key().to_ascii_lowercase();
+        if modifier && !event.shift_key() && key == "z" {
             event.prevent_default();
             undo_key();
+        } else if modifier && ((event.shift_key() && key == "z") || key == "y") {
+            event.prevent_default();
+            redo_key();
         }
     });
     on_cleanup(move || key_handle.remove());
@@ -637,6 +678,14 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
                     on:click=move |_| undo()
                 >
                     "Undo"
+                </button>
+                <button
+                    data-testid="redo"
+                    title="Redo (Ctrl+Shift+Z or Ctrl+Y)"
+                    disabled=move || !can_redo.get()
+                    on:click=move |_| redo()
+                >
+                    "Redo"
                 </button>
                 <button data-testid="clear-canvas" on:click=move |_| clear()>
                     "Clear"

@@ -2,7 +2,7 @@
 // node's built-in test runner: `GANVAS_URL=http://127.0.0.1:8080/ node tests/e2e/editing.test.mjs`.
 //
 // On the CPU backend it draws a 7, finds it in the latent space, checks the reconstruction and
-// the ten-digit style grid, puts a 3 in the drawing's style on the canvas, and undoes it.
+// the ten-digit style grid, puts a 3 in the drawing's style on the canvas, undoes and redoes it.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -89,6 +89,11 @@ test('find a drawn 7 and redraw it as a 3', async () => {
   await byTestId(page, 'undo').click();
   const restored = await settledPrediction(page, { expectText: true });
   assert.equal(restored.text, '7', 'undo brings the drawn 7 back');
+
+  await byTestId(page, 'redo').click();
+  const redone = await settledPrediction(page, { expectText: true });
+  assert.equal(redone.text, '3', 'redo puts the 3 back');
+  assert.equal(await byTestId(page, 'redo').isDisabled(), true, 'nothing is left to redo');
 });
 
 test('no error banner and no page errors', async () => {
