@@ -5,6 +5,7 @@
 pub mod data;
 pub mod editing;
 pub mod evaluate;
+pub mod image_io;
 pub mod model;
 pub mod preprocess;
 pub mod protocol;

@@ -15,6 +15,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData, PointerEve
 
 use super::assets::fetch_bytes;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
+use crate::image_io::{MAX_FILE_BYTES, encode_png, import_drawing};
 use crate::model::{Classifier, ClassifierConfig};
 use crate::preprocess::{Raster, ink_to_signed, to_model_input};
 use crate::weights::{self, CLASSIFIER_PATH};
@@ -253,6 +254,49 @@ pub(super) async fn classify(model: &Classifier, frame: &[f32]) -> Vec<f32> {
             Vec::new()
         }
     }
+}
+
+/// Offers `bytes` as a file download named `name`.
+pub(super) fn download(bytes: &[u8], name: &str, mime: &str) -> Result<(), String> {
+    let array = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|error| format!("{error:?}"))?;
+    let url =
+        web_sys::Url::create_object_url_with_blob(&blob).map_err(|error| format!("{error:?}"))?;
+    let document = web_sys::window()
+        .and_then(|window| window.document())
+        .ok_or("no document")?;
+    let anchor: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|error| format!("{error:?}"))?
+        .unchecked_into();
+    anchor.set_href(&url);
+    anchor.set_download(name);
+    anchor.click();
+    // The click has started the download; the address is no longer needed.
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// Reads the file chosen in a file input and returns its bytes, or an error for the visitor.
+async fn read_chosen_file(input: &web_sys::HtmlInputElement) -> Result<Vec<u8>, String> {
+    let file = input
+        .files()
+        .and_then(|files| files.get(0))
+        .ok_or("no file was chosen")?;
+    if file.size() > MAX_FILE_BYTES as f64 {
+        return Err(format!(
+            "the file has {:.0} bytes; the limit is {MAX_FILE_BYTES} bytes",
+            file.size()
+        ));
+    }
+    let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|error| format!("the file could not be read: {error:?}"))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 /// Renders one class's probability as a labelled bar; `wide` makes room for a name.
@@ -581,6 +625,53 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         predict();
     });
 
+    let upload_message = RwSignal::new(Option::<String>::None);
+    let upload = move |event: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&event);
+        leptos::task::spawn_local(async move {
+            let result = async {
+                let bytes = read_chosen_file(&input).await?;
+                let raster = import_drawing(&bytes).map_err(|error| error.to_string())?;
+                let frame = to_model_input(&raster).ok_or("the image has no ink to find")?;
+                Ok::<_, String>(
+                    frame
+                        .iter()
+                        .map(|&ink| (ink * 255.0).round().clamp(0.0, 255.0) as u8)
+                        .collect::<Vec<u8>>(),
+                )
+            }
+            .await;
+            // Choosing the same file again must fire another change event.
+            input.set_value("");
+            match result {
+                Ok(pixels) => {
+                    upload_message.set(None);
+                    link.place.set(Some(pixels));
+                }
+                Err(error) => {
+                    upload_message.set(Some(format!("Could not use that image: {error}.")))
+                }
+            }
+        });
+    };
+    let export = move |_| {
+        let Some(canvas) = canvas_ref.get_untracked() else {
+            return;
+        };
+        let Some(raster) = read_raster(&canvas) else {
+            return;
+        };
+        let ink: Vec<u8> = raster
+            .ink
+            .iter()
+            .map(|&value| (value * 255.0).round().clamp(0.0, 255.0) as u8)
+            .collect();
+        let png = encode_png(&ink, raster.width as u32, raster.height as u32);
+        if let Err(error) = download(&png, "ganvas-drawing.png", "image/png") {
+            upload_message.set(Some(format!("Could not export the drawing: {error}.")));
+        }
+    };
+
     let undo_key = undo.clone();
     let redo_key = redo.clone();
     let key_handle = window_event_listener(ev::keydown, move |event| {
@@ -690,7 +781,15 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
                 <button data-testid="clear-canvas" on:click=move |_| clear()>
                     "Clear"
                 </button>
+                <label class="file-button">
+                    "Upload image"
+                    <input type="file" accept="image/png,image/jpeg,image/webp" data-testid="upload-image" on:change=upload />
+                </label>
+                <button data-testid="export-png" on:click=export>"Export PNG"</button>
             </div>
+            <p class="message" role="alert" data-testid="upload-message" class:hidden=move || upload_message.get().is_none()>
+                {move || upload_message.get()}
+            </p>
             <p class="status" class:hidden=move || model_status.get().is_empty()>
                 {move || model_status.get()}
             </p>

@@ -11,12 +11,13 @@ use wasm_bindgen::JsCast;
 
 use super::assets::fetch_bytes;
 use super::bridge::LabState;
-use super::canvas_panel::CanvasLink;
+use super::canvas_panel::{CanvasLink, download};
 use super::charts::paint_tiles;
 use super::transfer_lab::JobProgress;
-use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::editing::{render, variations};
 use crate::evaluate::read_floats;
+use crate::image_io::encode_png;
 use crate::model::{GanConfig, Generator};
 use crate::protocol::{InvertRequest, JobKind, ToWorker};
 use crate::transfer_jobs::signed_to_bytes;
@@ -78,6 +79,20 @@ fn tile(pixels: &[u8], index: usize) -> Option<Vec<u8>> {
     pixels
         .get(index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS)
         .map(<[u8]>::to_vec)
+}
+
+/// Lays out 28x28 tiles side by side as one image `28 * tiles` wide, row-major.
+fn tiles_side_by_side(pixels: &[u8]) -> (Vec<u8>, u32) {
+    let tiles = pixels.len() / IMAGE_PIXELS;
+    let width = IMAGE_SIDE * tiles;
+    let mut image = vec![0u8; width * IMAGE_SIDE];
+    for (index, tile) in pixels.chunks_exact(IMAGE_PIXELS).enumerate() {
+        for (row, line) in tile.chunks_exact(IMAGE_SIDE).enumerate() {
+            let start = row * width + index * IMAGE_SIDE;
+            image[start..start + IMAGE_SIDE].copy_from_slice(line);
+        }
+    }
+    (image, width as u32)
 }
 
 /// Renders the GAN editing panel.
@@ -246,6 +261,15 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
             <div class:hidden=move || style_pixels.get().is_none()>
                 <h3>"Same style, every digit"</h3>
                 <TileRow pixels=style_pixels.into() test_id="style-grid" label="Your drawing's style as the digits 0 to 9" on_pick=pick_style />
+                <button data-testid="export-style-grid" on:click=move |_| {
+                    if let Some(pixels) = style_pixels.get_untracked() {
+                        let (image, width) = tiles_side_by_side(&pixels);
+                        let png = encode_png(&image, width, IMAGE_SIDE as u32);
+                        if let Err(error) = download(&png, "ganvas-style-grid.png", "image/png") {
+                            message.set(Some(format!("Could not export the grid: {error}.")));
+                        }
+                    }
+                }>"Export PNG"</button>
                 <h3>"Variations"</h3>
                 <label>
                     "Spread "

@@ -3,9 +3,10 @@
 //
 // On the CPU backend it draws a 7, finds it in the latent space, checks the reconstruction and
 // the ten-digit style grid, puts a 3 in the drawing's style on the canvas, undoes and redoes it.
+// It uploads a PNG of a 7 and a text file, and exports the canvas as a PNG.
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
@@ -94,6 +95,58 @@ test('find a drawn 7 and redraw it as a 3', async () => {
   const redone = await settledPrediction(page, { expectText: true });
   assert.equal(redone.text, '3', 'redo puts the 3 back');
   assert.equal(await byTestId(page, 'redo').isDisabled(), true, 'nothing is left to redo');
+});
+
+/** Makes a PNG of a thick dark 7 on light paper in the page and writes it to `path`. */
+async function writeSevenPng(path) {
+  const dataUrl = await page.evaluate(() => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 120;
+    canvas.height = 90;
+    const context = canvas.getContext('2d');
+    context.fillStyle = '#f2efe6';
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    context.strokeStyle = '#202020';
+    context.lineWidth = 9;
+    context.lineCap = 'round';
+    context.beginPath();
+    context.moveTo(35, 15);
+    context.lineTo(85, 15);
+    context.lineTo(55, 80);
+    context.stroke();
+    return canvas.toDataURL('image/png');
+  });
+  writeFileSync(path, Buffer.from(dataUrl.split(',')[1], 'base64'));
+}
+
+test('an uploaded PNG lands on the canvas', async () => {
+  await byTestId(page, 'clear-canvas').click();
+  const path = `${SCREENSHOT_DIR}upload-seven.png`;
+  await writeSevenPng(path);
+  await byTestId(page, 'upload-image').setInputFiles(path);
+  const prediction = await settledPrediction(page, { expectText: true });
+  assert.equal(prediction.text, '7');
+  assert.equal(await byTestId(page, 'upload-message').isVisible(), false);
+});
+
+test('a text file is rejected with a message', async () => {
+  const path = `${SCREENSHOT_DIR}not-an-image.txt`;
+  writeFileSync(path, 'this is not an image');
+  await byTestId(page, 'upload-image').setInputFiles(path);
+  const message = byTestId(page, 'upload-message');
+  await pollUntil(() => message.isVisible(), { timeoutMs: 10_000, description: 'the upload message' });
+  assert.match(await message.textContent(), /not a PNG, JPEG or WebP image/);
+});
+
+test('the exported PNG decodes to the canvas size', async () => {
+  const [download] = await Promise.all([page.waitForEvent('download'), byTestId(page, 'export-png').click()]);
+  const bytes = readFileSync(await download.path());
+  assert.deepEqual([...bytes.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'PNG signature');
+  // IHDR follows the signature: length, type, then width and height as big-endian integers.
+  assert.equal(bytes.subarray(12, 16).toString('ascii'), 'IHDR');
+  const side = await byTestId(page, 'draw-canvas').evaluate((canvas) => canvas.width);
+  assert.equal(bytes.readUInt32BE(16), side);
+  assert.equal(bytes.readUInt32BE(20), side);
 });
 
 test('no error banner and no page errors', async () => {
