@@ -34,9 +34,9 @@ pub enum ImportError {
     TooBig { width: u32, height: u32 },
 }
 
-/// Decodes an image file into an ink raster (1 = ink). The background's brightness, read from
-/// the border, decides the polarity; transparent pixels count as background. Ink is stretched
-/// so the median darkness (the paper) maps to 0, which removes the paper's grey of photos.
+/// Decodes an image file into an ink raster (1 = ink). The border's brightness decides the
+/// polarity, and transparent pixels count as background. The median ink, which is the paper in
+/// a drawing that covers less than half the image, maps to 0, so a photo's grey paper vanishes.
 pub fn import_drawing(bytes: &[u8]) -> Result<Raster, ImportError> {
     if bytes.is_empty() {
         return Err(ImportError::Empty);
@@ -120,7 +120,7 @@ fn border_brightness(pixels: &[(f32, f32)], width: usize, height: usize) -> f32 
     if count == 0 { 1.0 } else { sum / count as f32 }
 }
 
-/// Maps the median ink (the paper) to 0 and the maximum ink to 1, clamping below 0.
+/// Maps the median ink to 0 and the maximum ink to 1, clamping below 0.
 fn stretch_from_median(mut ink: Vec<f32>) -> Vec<f32> {
     let mut sorted = ink.clone();
     sorted.sort_by(f32::total_cmp);
@@ -157,7 +157,7 @@ mod tests {
     use super::*;
     use crate::preprocess::to_model_input;
 
-    /// A `width x height` image of `background` with a vertical bar of `ink` in the middle.
+    /// Builds a `width x height` image of `background` with a vertical bar of `ink` in the middle.
     fn bar_image(width: u32, height: u32, background: Rgba<u8>, ink: Rgba<u8>) -> RgbaImage {
         RgbaImage::from_fn(width, height, |x, y| {
             let in_bar =

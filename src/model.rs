@@ -269,7 +269,7 @@ impl Generator {
 }
 
 impl Discriminator {
-    /// The first convolution, the layer that FreezeD fine-tuning keeps fixed.
+    /// Returns the first convolution, the layer that FreezeD fine-tuning keeps fixed.
     pub fn input_layer(&self) -> &Conv2d {
         &self.down_1
     }

@@ -117,7 +117,7 @@ pub struct TeachRequest {
     pub seed: u64,
 }
 
-/// What the few-shot GAN learns to draw.
+/// The target that the few-shot GAN learns to draw.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum GanTarget {
     /// `samples` MNIST training digits of a digit the source GAN never saw (5-9).
@@ -157,6 +157,20 @@ pub struct TransferResult {
     /// Held-out target test digits measured on (MNIST test digits 5-9).
     pub test_digits: usize,
     pub steps: usize,
+}
+
+/// The best fit of a GAN inversion after `step` of `steps` steps; `done` after the last.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvertProgress {
+    pub step: usize,
+    pub steps: usize,
+    /// Mean squared error over the drawing's pixels, in the [-1, 1] pixel scale.
+    pub error: f32,
+    pub latent: Vec<f32>,
+    pub label: u8,
+    /// The generated image of `latent`, 28x28 bytes (255 = ink).
+    pub reconstruction: Vec<u8>,
+    pub done: bool,
 }
 
 /// Classifier weights as burnpack bytes, sent as base64 text inside the JSON message.
@@ -298,18 +312,8 @@ pub enum FromWorker {
         step: usize,
         pixels: Vec<u8>,
     },
-    /// The best fit of an inversion so far; `done` after the last step.
-    InvertProgress {
-        step: usize,
-        steps: usize,
-        /// Mean squared error over the drawing's pixels, in the [-1, 1] pixel scale.
-        error: f32,
-        latent: Vec<f32>,
-        label: u8,
-        /// The generated image of `latent`, 28x28 bytes (255 = ink).
-        reconstruction: Vec<u8>,
-        done: bool,
-    },
+    /// The best fit of an inversion so far.
+    InvertProgress(InvertProgress),
     /// Fraction of a few-shot GAN run's samples that the MNIST classifier reads as the target
     /// digit.
     GanTransferQuality {

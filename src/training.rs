@@ -26,12 +26,12 @@ pub struct ClassifierTrainingConfig {
     /// the classifier robust to the imperfect centring of drawn digits.
     #[config(default = 2)]
     pub max_shift: usize,
-    /// How the feature extractor (everything below the head) trains.
+    /// Training of the feature extractor (everything below the head).
     #[config(default = "BackboneTraining::Train { learning_rate_scale: 1.0 }")]
     pub backbone: BackboneTraining,
 }
 
-/// How a classifier step treats the feature extractor below the head.
+/// The treatment of the feature extractor below the head in a classifier step.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum BackboneTraining {
     /// Trains it at the head's learning rate times `learning_rate_scale`.

@@ -12,8 +12,8 @@ use crate::editing::{Inversion, InversionConfig};
 use crate::evaluate::{classifier_accuracy, generated_label_accuracy, read_floats};
 use crate::model::{Classifier, Discriminator, GanConfig, Generator};
 use crate::protocol::{
-    FromWorker, GanTarget, GanTransferRequest, InvertRequest, JobKind, TeachRequest,
-    TransferRequest, TransferResult, WeightBytes,
+    FromWorker, GanTarget, GanTransferRequest, InvertProgress, InvertRequest, JobKind,
+    TeachRequest, TransferRequest, TransferResult, WeightBytes,
 };
 use crate::session::images_to_bytes;
 use crate::training::latent_batch;
@@ -428,9 +428,13 @@ impl GanTransferJob {
         let losses = run.step();
         read_floats(losses.discriminator).await;
         let (setting, step) = (run.setting, run.step);
-        let generator = run.generator();
+        let samples_due = step == 1 || step % GAN_SAMPLES_EVERY == 0 || step == GAN_TRANSFER_STEPS;
+        let quality_due =
+            self.digit.is_some() && (step % GAN_QUALITY_EVERY == 0 || step == GAN_TRANSFER_STEPS);
+        // The inference copy of the generator is only made on the steps that report.
+        let generator = (samples_due || quality_due).then(|| run.generator());
 
-        if step == 1 || step % GAN_SAMPLES_EVERY == 0 || step == GAN_TRANSFER_STEPS {
+        if let (true, Some(generator)) = (samples_due, &generator) {
             let labels =
                 Tensor::<1, Int>::full([GAN_TRANSFER_GRID], self.label as i64, &self.inference);
             let images = generator.forward(self.grid_latent.clone(), labels);
@@ -440,11 +444,9 @@ impl GanTransferJob {
                 pixels: images_to_bytes(images).await,
             });
         }
-        if let Some(digit) = self.digit
-            && (step % GAN_QUALITY_EVERY == 0 || step == GAN_TRANSFER_STEPS)
-        {
+        if let (Some(digit), Some(generator)) = (self.digit.filter(|_| quality_due), &generator) {
             let label_accuracy = generated_label_accuracy(
-                &generator,
+                generator,
                 &GanConfig::new(),
                 &self.classifier,
                 digit..digit + 1,
@@ -525,7 +527,7 @@ impl InvertJob {
         let done = self.inversion.is_done();
         if step == 1 || step % INVERT_PROGRESS_EVERY == 0 || done {
             let fit = self.inversion.best().await;
-            emit(FromWorker::InvertProgress {
+            emit(FromWorker::InvertProgress(InvertProgress {
                 step,
                 steps,
                 error: fit.error,
@@ -533,7 +535,7 @@ impl InvertJob {
                 label: fit.label,
                 reconstruction: signed_to_bytes(&fit.image),
                 done,
-            });
+            }));
         }
         done
     }

@@ -145,7 +145,7 @@ async fn gan_step_matches_cpu() {
     );
 }
 
-/// Runs two transfer steps in `mode` on `device` from the given 5-class weights; returns the
+/// Runs two transfer steps in `mode` on `device` from the given 5-class weights. Returns the
 /// losses and the logits of the training digits after the steps.
 async fn transfer_steps(
     device: &Device,

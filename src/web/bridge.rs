@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::protocol::{
-    BackendKind, BackendPreference, FromWorker, JobKind, Progress, StartFrom, ToWorker,
-    TransferResult, decode, encode,
+    BackendKind, BackendPreference, FromWorker, InvertProgress, JobKind, Progress, StartFrom,
+    ToWorker, TransferResult, decode, encode,
 };
 use crate::transfer::{GanTransferSetting, LabelBudget, TransferMode};
 
@@ -83,18 +83,6 @@ pub struct GanTransferView {
     pub quality: Option<(usize, f32, usize)>,
 }
 
-/// The best fit of a GAN inversion so far.
-#[derive(Clone, Debug, PartialEq)]
-pub struct InversionView {
-    pub step: usize,
-    pub steps: usize,
-    pub error: f32,
-    pub latent: Vec<f32>,
-    pub label: u8,
-    pub reconstruction: Vec<u8>,
-    pub done: bool,
-}
-
 /// Everything the GAN lab shows, updated from worker messages.
 #[derive(Clone, Copy)]
 pub struct LabState {
@@ -122,7 +110,7 @@ pub struct LabState {
     pub teach_model: RwSignal<Option<TeachModel>>,
     pub gan_transfer: RwSignal<Vec<GanTransferView>>,
     /// The latest fit of a GAN inversion of the drawing.
-    pub inversion: RwSignal<Option<InversionView>>,
+    pub inversion: RwSignal<Option<InvertProgress>>,
     worker: StoredValue<Option<Worker>, LocalStorage>,
 }
 
@@ -294,23 +282,7 @@ impl LabState {
                     view.quality = Some((step, label_accuracy, samples));
                 }
             }),
-            FromWorker::InvertProgress {
-                step,
-                steps,
-                error,
-                latent,
-                label,
-                reconstruction,
-                done,
-            } => self.inversion.set(Some(InversionView {
-                step,
-                steps,
-                error,
-                latent,
-                label,
-                reconstruction,
-                done,
-            })),
+            FromWorker::InvertProgress(progress) => self.inversion.set(Some(progress)),
             other => log::error!("page: unexpected worker message {other:?}"),
         }
     }

@@ -36,14 +36,14 @@ enum Tool {
     Eraser,
 }
 
-/// What other panels read from the drawing canvas and request of it.
+/// The drawing canvas's shared state, which other panels read and write.
 #[derive(Clone, Copy)]
 pub struct CanvasLink {
-    /// The drawing as the model sees it (28x28 ink in [0, 1], row-major), `None` when empty.
+    /// The drawing as the model's input (28x28 ink in [0, 1], row-major), `None` when empty.
     pub frame: RwSignal<Option<Vec<f32>>>,
     /// A counter that another panel increments to clear the canvas (an undoable action).
     pub clear_requests: RwSignal<u32>,
-    /// A 28x28 image (255 = ink) that another panel asks to place on the canvas, replacing the
+    /// A 28x28 image (255 = ink) that another panel requests on the canvas. It replaces the
     /// drawing as an undoable action.
     pub place: RwSignal<Option<Vec<u8>>>,
     /// The digit the classifier reads in the drawing, `None` when empty.

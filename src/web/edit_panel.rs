@@ -15,7 +15,7 @@ use super::canvas_panel::{CanvasLink, download};
 use super::charts::paint_tiles;
 use super::transfer_lab::JobProgress;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
-use crate::editing::{render, variations};
+use crate::editing::{InversionConfig, render, variations};
 use crate::evaluate::read_floats;
 use crate::image_io::encode_png;
 use crate::model::{GanConfig, Generator};
@@ -207,6 +207,7 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
         )
     });
 
+    let search = InversionConfig::new();
     let reconstruction_ref = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
         if let (Some(element), Some(fit)) = (reconstruction_ref.get(), state.inversion.get()) {
@@ -230,7 +231,10 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
         <section class="panel edit-panel" aria-labelledby="edit-title">
             <h2 id="edit-title">"Edit with the GAN"</h2>
             <p class="explain">
-                "Find it searches the GAN's latent space for a vector z whose generated digit looks like your drawing (200 Adam steps from 8 random starts; the generator stays fixed). Then the same z draws every digit in your style, or variations near it. Click any result to put it on the canvas; Undo takes it back."
+                {format!(
+                    "Find it searches the GAN's latent space for a vector z whose generated digit looks like your drawing ({} Adam steps from {} random starts, with the generator fixed). Then the same z draws every digit in your style, or variations near it. Click any result to put it on the canvas, and Undo takes it back.",
+                    search.steps, search.restarts
+                )}
             </p>
             <div class="controls">
                 <label>

@@ -84,8 +84,8 @@ fn job_name(kind: JobKind) -> &'static str {
     }
 }
 
-/// Renders the progress of the job of `kind` while it runs, with a Stop button, and a note
-/// while another kind of job holds the worker or after the last job of `kind` was stopped.
+/// Renders the progress of the job of `kind` while it runs, with a Stop button. A note appears
+/// while another kind of job occupies the worker, or after the last job of `kind` was stopped.
 #[component]
 pub fn JobProgress(state: LabState, kind: JobKind, test_id: &'static str) -> impl IntoView {
     let status = move || state.job.get().filter(|status| status.kind == kind);

@@ -2,9 +2,9 @@
 // built-in test runner: `GANVAS_URL=http://127.0.0.1:8080/ node tests/e2e/transfer.test.mjs`.
 //
 // On the CPU backend (`?backend=cpu`) it runs a classifier transfer at one label per class and
-// checks the result, that a seed repeats its result, and the sweep's progress and Stop; it
-// teaches three drawn classes of five examples and checks that new drawings are recognised;
-// and it starts few-shot GAN transfer and checks that the three settings show samples.
+// checks the result, that a seed repeats its result, and the sweep's progress and Stop. It
+// teaches three drawn classes of five examples and checks that new drawings are recognised.
+// Then it starts few-shot GAN transfer and checks that the three settings show samples.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -152,7 +152,7 @@ describe('classifier transfer 0-4 to 5-9', () => {
       { timeoutMs: 60_000, description: 'a time-left estimate' },
     );
     assert.match(activity, /step \d+ of \d+/);
-    // The worker runs one job at a time, so the other sections wait and say why.
+    // The worker runs one job at a time, so the other sections wait and explain why.
     assert.equal(await byTestId(page, 'teach-train').isDisabled(), true);
     assert.equal(await byTestId(page, 'gan-transfer-run').isDisabled(), true);
     assert.ok((await byTestId(page, 'job-busy').count()) >= 2, 'the other sections explain the wait');
