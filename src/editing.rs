@@ -201,6 +201,43 @@ pub fn variations(latent: &[f32], count: usize, spread: f32, seed: u64) -> Vec<V
         .collect()
 }
 
+/// A point the generator draws from: a latent vector and a digit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Anchor {
+    pub latent: Vec<f32>,
+    pub label: u8,
+}
+
+/// Renders the points `positions` (0 = `from`, 1 = `to`) of the straight path between two
+/// anchors, `[positions.len(), 1, 28, 28]` in [-1, 1]. The latent vector and the label both move
+/// linearly, the label as a blend of the two digits' embeddings. The generator should be in
+/// inference mode.
+///
+/// # Panics
+/// Panics if the anchors' latent vectors differ in length or a label is not a digit.
+pub fn render_path(
+    generator: &Generator,
+    from: &Anchor,
+    to: &Anchor,
+    positions: &[f32],
+    device: &Device,
+) -> Tensor<4> {
+    assert_eq!(from.latent.len(), to.latent.len(), "latent sizes differ");
+    let dim = from.latent.len();
+    let mut latents = Vec::with_capacity(positions.len() * dim);
+    let mut label_weights = vec![0.0f32; positions.len() * NUM_CLASSES];
+    for (row, &t) in positions.iter().enumerate() {
+        latents.extend(interpolate(&from.latent, &to.latent, t));
+        label_weights[row * NUM_CLASSES + from.label as usize] += 1.0 - t;
+        label_weights[row * NUM_CLASSES + to.label as usize] += t;
+    }
+    let count = positions.len();
+    let latents = Tensor::<1>::from_floats(latents.as_slice(), device).reshape([count, dim]);
+    let label_weights =
+        Tensor::<1>::from_floats(label_weights.as_slice(), device).reshape([count, NUM_CLASSES]);
+    generator.forward_mixed(latents, label_weights)
+}
+
 /// Returns the point `t` (0 to 1) of the straight line between two latent vectors.
 pub fn interpolate(from: &[f32], to: &[f32], t: f32) -> Vec<f32> {
     from.iter()
@@ -294,5 +331,37 @@ mod tests {
             pollster::block_on(inversion.best()).error
         };
         assert_eq!(fit(&target), fit(&vec![-1.0; IMAGE_PIXELS]));
+    }
+
+    #[test]
+    fn path_ends_render_the_anchors() {
+        let device = Device::flex();
+        let config = GanConfig::new();
+        let generator = config.init_generator(&device).valid();
+        let mut rng = SplitMix64::new(2);
+        let mut anchor = |label| Anchor {
+            latent: (0..config.latent_dim).map(|_| rng.normal()).collect(),
+            label,
+        };
+        let (from, to) = (anchor(2), anchor(7));
+        let path = pollster::block_on(read_floats(render_path(
+            &generator,
+            &from,
+            &to,
+            &[0.0, 0.5, 1.0],
+            &device,
+        )));
+        let start =
+            pollster::block_on(read_floats(render(&generator, &from.latent, &[2], &device)));
+        let end = pollster::block_on(read_floats(render(&generator, &to.latent, &[7], &device)));
+        let largest_gap = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max)
+        };
+        assert!(largest_gap(&path[..IMAGE_PIXELS], &start) < 1e-5);
+        assert!(largest_gap(&path[2 * IMAGE_PIXELS..], &end) < 1e-5);
+        assert!(largest_gap(&path[IMAGE_PIXELS..2 * IMAGE_PIXELS], &start) > 1e-3);
     }
 }

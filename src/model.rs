@@ -256,8 +256,26 @@ impl Generator {
     /// - labels: `[batch]`, digits 0-9
     /// - output: `[batch, 1, 28, 28]`, values in [-1, 1]
     pub fn forward(&self, latent: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<4> {
+        let embedded = embed(&self.label_embedding, labels);
+        self.forward_embedded(latent, embedded)
+    }
+
+    /// Generates images from a mixture of labels: each row of `label_weights` weighs the ten
+    /// label embeddings, so a one-hot row is the same as that digit's label and a blend of two
+    /// rows lies between two digits.
+    ///
+    /// # Shapes
+    /// - latent: `[batch, latent_dim]`
+    /// - label_weights: `[batch, 10]`
+    /// - output: `[batch, 1, 28, 28]`, values in [-1, 1]
+    pub fn forward_mixed(&self, latent: Tensor<2>, label_weights: Tensor<2>) -> Tensor<4> {
+        let embedded = label_weights.matmul(self.label_embedding.weight.val());
+        self.forward_embedded(latent, embedded)
+    }
+
+    fn forward_embedded(&self, latent: Tensor<2>, embedded: Tensor<2>) -> Tensor<4> {
         let [batch, _] = latent.dims();
-        let input = Tensor::cat(vec![latent, embed(&self.label_embedding, labels)], 1);
+        let input = Tensor::cat(vec![latent, embedded], 1);
         let x =
             self.dense
                 .forward(input)
@@ -329,5 +347,26 @@ mod tests {
         let images = generator.forward(latent, Tensor::<1, Int>::from_ints([1, 2, 3, 4], &device));
         let values = images.into_data().try_into_vec_as::<f32>().unwrap();
         assert!(values.iter().all(|value| (-1.0..=1.0).contains(value)));
+    }
+
+    #[test]
+    fn one_hot_label_weights_match_labels() {
+        let device = Device::flex();
+        let config = GanConfig::new();
+        let generator = config.init_generator(&device).valid();
+        let latent = Tensor::<2>::random(
+            [2, config.latent_dim],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let by_label =
+            generator.forward(latent.clone(), Tensor::<1, Int>::from_ints([3, 8], &device));
+        let mut weights = vec![0.0f32; 20];
+        weights[3] = 1.0;
+        weights[10 + 8] = 1.0;
+        let weights = Tensor::<1>::from_floats(weights.as_slice(), &device).reshape([2, 10]);
+        let by_weights = generator.forward_mixed(latent, weights);
+        let difference = (by_label - by_weights).abs().max().into_scalar::<f32>();
+        assert!(difference < 1e-5, "largest difference {difference}");
     }
 }

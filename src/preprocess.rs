@@ -48,6 +48,31 @@ impl Raster {
         Self { width, height, ink }
     }
 
+    /// Scales a 28x28 image (255 = ink) up to a `side x side` raster with bilinear
+    /// interpolation, which is how the page paints a placed image onto the canvas.
+    pub fn from_digit(pixels: &[u8], side: usize) -> Self {
+        assert_eq!(pixels.len(), IMAGE_PIXELS, "a digit image is 28x28");
+        let ink = |x: isize, y: isize| -> f32 {
+            let last = IMAGE_SIDE as isize - 1;
+            let (x, y) = (x.clamp(0, last) as usize, y.clamp(0, last) as usize);
+            pixels[y * IMAGE_SIDE + x] as f32 / 255.0
+        };
+        let scale = IMAGE_SIDE as f32 / side as f32;
+        let mut raster = Self::new(side, side);
+        for y in 0..side {
+            let source_y = (y as f32 + 0.5) * scale - 0.5;
+            let (y0, fy) = (source_y.floor() as isize, source_y - source_y.floor());
+            for x in 0..side {
+                let source_x = (x as f32 + 0.5) * scale - 0.5;
+                let (x0, fx) = (source_x.floor() as isize, source_x - source_x.floor());
+                let top = ink(x0, y0) * (1.0 - fx) + ink(x0 + 1, y0) * fx;
+                let bottom = ink(x0, y0 + 1) * (1.0 - fx) + ink(x0 + 1, y0 + 1) * fx;
+                raster.ink[y * side + x] = top * (1.0 - fy) + bottom * fy;
+            }
+        }
+        raster
+    }
+
     fn ink_bounding_box(&self) -> Option<(usize, usize, usize, usize)> {
         let (mut left, mut top, mut right, mut bottom) = (usize::MAX, usize::MAX, 0, 0);
         for y in 0..self.height {
@@ -84,63 +109,146 @@ fn area_average(source: &Raster, x0: f32, x1: f32, y0: f32, y1: f32) -> f32 {
     if weight > 0.0 { sum / weight } else { 0.0 }
 }
 
+/// The position of a drawing's digit in the 28x28 frame: the ink's bounding box, its size after
+/// scaling into the 20x20 box, and the shift that puts the centre of mass at the frame's centre.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Placement {
+    left: f32,
+    top: f32,
+    /// Source pixels per scaled pixel, across and down.
+    step_x: f32,
+    step_y: f32,
+    width: usize,
+    height: usize,
+    offset_x: isize,
+    offset_y: isize,
+}
+
+impl Placement {
+    /// Measures the placement of the ink in `drawing`, or `None` when there is no ink.
+    fn of(drawing: &Raster) -> Option<Self> {
+        let (left, top, right, bottom) = drawing.ink_bounding_box()?;
+        let box_width = (right - left) as f32;
+        let box_height = (bottom - top) as f32;
+
+        // Scale the longer side to DIGIT_BOX and keep the aspect ratio; a side never drops
+        // below one pixel, so a thin "1" stays visible.
+        let scale = DIGIT_BOX as f32 / box_width.max(box_height);
+        let width = ((box_width * scale).round() as usize).clamp(1, DIGIT_BOX);
+        let height = ((box_height * scale).round() as usize).clamp(1, DIGIT_BOX);
+        let mut placement = Self {
+            left: left as f32,
+            top: top as f32,
+            step_x: box_width / width as f32,
+            step_y: box_height / height as f32,
+            width,
+            height,
+            offset_x: 0,
+            offset_y: 0,
+        };
+
+        let digit = placement.scale(drawing);
+        let (mut mass, mut mass_x, mut mass_y) = (0.0f32, 0.0f32, 0.0f32);
+        for y in 0..height {
+            for x in 0..width {
+                let value = digit[y * width + x];
+                mass += value;
+                mass_x += value * (x as f32 + 0.5);
+                mass_y += value * (y as f32 + 0.5);
+            }
+        }
+        if mass <= 0.0 {
+            return None;
+        }
+        // Translate so the centre of mass lands on the frame's centre.
+        let centre = IMAGE_SIDE as f32 / 2.0;
+        placement.offset_x = (centre - mass_x / mass).round() as isize;
+        placement.offset_y = (centre - mass_y / mass).round() as isize;
+        Some(placement)
+    }
+
+    /// Crops `raster` to the bounding box and scales it to `width x height`.
+    fn scale(&self, raster: &Raster) -> Vec<f32> {
+        let mut digit = vec![0.0f32; self.width * self.height];
+        for y in 0..self.height {
+            for x in 0..self.width {
+                let x0 = self.left + x as f32 * self.step_x;
+                let y0 = self.top + y as f32 * self.step_y;
+                digit[y * self.width + x] =
+                    area_average(raster, x0, x0 + self.step_x, y0, y0 + self.step_y);
+            }
+        }
+        digit
+    }
+
+    /// Places `raster` (of the same size as the measured drawing) in a 28x28 frame. Pixels
+    /// pushed outside the frame are dropped, as in MNIST.
+    fn apply(&self, raster: &Raster) -> Vec<f32> {
+        let digit = self.scale(raster);
+        let mut frame = vec![0.0f32; IMAGE_PIXELS];
+        for y in 0..self.height {
+            for x in 0..self.width {
+                let target_x = x as isize + self.offset_x;
+                let target_y = y as isize + self.offset_y;
+                let inside = (0..IMAGE_SIDE as isize).contains(&target_x)
+                    && (0..IMAGE_SIDE as isize).contains(&target_y);
+                if inside {
+                    frame[target_y as usize * IMAGE_SIDE + target_x as usize] =
+                        digit[y * self.width + x].clamp(0.0, 1.0);
+                }
+            }
+        }
+        frame
+    }
+}
+
 /// Preprocesses a drawing into the 28x28 image the models see (ink 0..1, row major), or `None`
 /// when there is no ink.
 pub fn to_model_input(drawing: &Raster) -> Option<Vec<f32>> {
-    let (left, top, right, bottom) = drawing.ink_bounding_box()?;
-    let box_width = (right - left) as f32;
-    let box_height = (bottom - top) as f32;
+    Placement::of(drawing).map(|placement| placement.apply(drawing))
+}
 
-    // Scale the longer side to DIGIT_BOX and keep the aspect ratio; a side never drops below
-    // one pixel, so a thin "1" stays visible.
-    let scale = DIGIT_BOX as f32 / box_width.max(box_height);
-    let width = ((box_width * scale).round() as usize).clamp(1, DIGIT_BOX);
-    let height = ((box_height * scale).round() as usize).clamp(1, DIGIT_BOX);
-    let step_x = box_width / width as f32;
-    let step_y = box_height / height as f32;
+/// A drawing with a masked region, preprocessed for inpainting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InpaintInput {
+    /// The drawing, 28x28 ink in 0..1, row major.
+    pub ink: Vec<f32>,
+    /// Weight of each of the 784 pixels in the fit: 1 outside the mask, 0 under it, fractions
+    /// along its edge.
+    pub known: Vec<f32>,
+}
 
-    let mut digit = vec![0.0f32; width * height];
-    for y in 0..height {
-        for x in 0..width {
-            let x0 = left as f32 + x as f32 * step_x;
-            let y0 = top as f32 + y as f32 * step_y;
-            digit[y * width + x] = area_average(drawing, x0, x0 + step_x, y0, y0 + step_y);
-        }
-    }
-
-    let (mut mass, mut mass_x, mut mass_y) = (0.0f32, 0.0f32, 0.0f32);
-    for y in 0..height {
-        for x in 0..width {
-            let value = digit[y * width + x];
-            mass += value;
-            mass_x += value * (x as f32 + 0.5);
-            mass_y += value * (y as f32 + 0.5);
-        }
-    }
-    if mass <= 0.0 {
+/// Preprocesses a drawing whose `mask` (a raster of the same size, 1 = masked) marks the region
+/// the generator should redraw. The digit is placed by all of its ink, masked or not, so the
+/// frame is the one `to_model_input` makes and a mask reaching past the digit moves nothing.
+/// Returns `None` when no ink lies outside the mask, since there is nothing left to fit.
+///
+/// # Panics
+/// Panics if the mask's size differs from the drawing's.
+pub fn to_inpaint_input(drawing: &Raster, mask: &Raster) -> Option<InpaintInput> {
+    assert_eq!(
+        (drawing.width, drawing.height),
+        (mask.width, mask.height),
+        "the mask must have the drawing's size"
+    );
+    let visible_ink = drawing
+        .ink
+        .iter()
+        .zip(&mask.ink)
+        .any(|(&ink, &masked)| ink * (1.0 - masked) > INK_THRESHOLD);
+    if !visible_ink {
         return None;
     }
-
-    // Translate so the centre of mass lands on the frame's centre; pixels pushed outside the
-    // frame are dropped, as in MNIST.
-    let centre = IMAGE_SIDE as f32 / 2.0;
-    let offset_x = (centre - mass_x / mass).round() as isize;
-    let offset_y = (centre - mass_y / mass).round() as isize;
-
-    let mut frame = vec![0.0f32; IMAGE_PIXELS];
-    for y in 0..height {
-        for x in 0..width {
-            let target_x = x as isize + offset_x;
-            let target_y = y as isize + offset_y;
-            let inside = (0..IMAGE_SIDE as isize).contains(&target_x)
-                && (0..IMAGE_SIDE as isize).contains(&target_y);
-            if inside {
-                frame[target_y as usize * IMAGE_SIDE + target_x as usize] =
-                    digit[y * width + x].clamp(0.0, 1.0);
-            }
-        }
-    }
-    Some(frame)
+    let placement = Placement::of(drawing)?;
+    let known = placement
+        .apply(mask)
+        .into_iter()
+        .map(|masked| 1.0 - masked)
+        .collect();
+    Some(InpaintInput {
+        ink: placement.apply(drawing),
+        known,
+    })
 }
 
 /// Maps ink in 0..1 to the models' input range [-1, 1], matching `data::pixel_to_signed`.
@@ -271,5 +379,56 @@ mod tests {
         let clear = [0u8, 0, 0, 0];
         let raster = Raster::from_rgba(3, 1, &[white, black, clear].concat());
         assert_eq!(raster.ink, vec![0.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn inpaint_input_without_mask_matches_model_input() {
+        let mut raster = Raster::new(280, 280);
+        fill(&mut raster, 100, 40, 130, 240);
+        let input = to_inpaint_input(&raster, &Raster::new(280, 280)).unwrap();
+        assert_eq!(Some(input.ink), to_model_input(&raster));
+        assert!(input.known.iter().all(|&weight| weight == 1.0));
+    }
+
+    #[test]
+    fn inpaint_mask_marks_unknown_pixels() {
+        // A block is drawn and its bottom half masked, with the mask reaching past the block:
+        // the frame is unchanged and exactly the block's bottom rows are unknown.
+        let mut drawing = Raster::new(280, 280);
+        fill(&mut drawing, 40, 40, 240, 240);
+        let mut mask = Raster::new(280, 280);
+        fill(&mut mask, 0, 140, 280, 280);
+        let input = to_inpaint_input(&drawing, &mask).unwrap();
+        assert_eq!(Some(input.ink), to_model_input(&drawing));
+        let unknown: Vec<usize> = (0..IMAGE_PIXELS)
+            .filter(|&index| input.known[index] < 1.0)
+            .collect();
+        assert_eq!(
+            unknown.len(),
+            200,
+            "the bottom 20x10 of the block is masked"
+        );
+        assert!(unknown.iter().all(|&index| index / IMAGE_SIDE >= 14));
+    }
+
+    #[test]
+    fn digit_upscale_keeps_the_ink() {
+        let mut pixels = vec![0u8; IMAGE_PIXELS];
+        pixels[14 * IMAGE_SIDE + 10..14 * IMAGE_SIDE + 18].fill(255);
+        let raster = Raster::from_digit(&pixels, 280);
+        assert_eq!((raster.width, raster.height), (280, 280));
+        assert!(raster.at(140, 144) > 0.9, "the row's centre is inked");
+        assert_eq!(raster.at(140, 20), 0.0);
+        let total: f32 = raster.ink.iter().sum();
+        assert!((total / 100.0 - 8.0).abs() < 0.5, "ink mass {total}");
+    }
+
+    #[test]
+    fn inpaint_needs_ink_outside_the_mask() {
+        let mut drawing = Raster::new(100, 100);
+        fill(&mut drawing, 10, 10, 50, 50);
+        let mut mask = Raster::new(100, 100);
+        fill(&mut mask, 0, 0, 60, 60);
+        assert_eq!(to_inpaint_input(&drawing, &mask), None);
     }
 }
