@@ -89,6 +89,10 @@ pub struct InvertRequest {
     /// The digit to find it as.
     pub label: u8,
     pub seed: u64,
+    /// For inpainting: the weight of each pixel in the fit, 255 = fitted, 0 = masked (the
+    /// generator redraws it). `None` fits every pixel.
+    #[serde(default)]
+    pub known: Option<Vec<u8>>,
 }
 
 /// Classifier transfer from digits 0-4 to digits 5-9: one run per budget and mode, budgets in
@@ -170,6 +174,10 @@ pub struct InvertProgress {
     pub label: u8,
     /// The generated image of `latent`, 28x28 bytes (255 = ink).
     pub reconstruction: Vec<u8>,
+    /// For inpainting: the drawing where it was fitted and the generated image under the
+    /// mask, blended by the mask's weights, 28x28 bytes.
+    #[serde(default)]
+    pub filled: Option<Vec<u8>>,
     pub done: bool,
 }
 

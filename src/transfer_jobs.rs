@@ -483,6 +483,8 @@ const INVERT_PROGRESS_EVERY: usize = 10;
 /// GAN inversion of one drawing, reporting the best fit as it converges.
 pub struct InvertJob {
     inversion: Inversion,
+    /// The drawing and the pixels' weights in the fit, kept to blend the inpainting.
+    inpainting: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl InvertJob {
@@ -502,21 +504,40 @@ impl InvertJob {
         if request.label as usize >= NUM_CLASSES {
             return Err(format!("{} is not a digit", request.label));
         }
+        if let Some(known) = &request.known
+            && known.len() != IMAGE_PIXELS
+        {
+            return Err(format!(
+                "the mask has {} pixels, expected {IMAGE_PIXELS}",
+                known.len()
+            ));
+        }
         let target: Vec<f32> = request
             .pixels
             .iter()
             .map(|&pixel| pixel_to_signed(pixel))
             .collect();
+        let weights: Option<Vec<f32>> = request
+            .known
+            .as_ref()
+            .map(|known| known.iter().map(|&weight| weight as f32 / 255.0).collect());
         let inversion = Inversion::new(
             generator,
             &target,
-            None,
+            weights.as_deref(),
             request.label,
             InversionConfig::new(),
             request.seed,
             device,
         );
-        Ok(Self { inversion })
+        let inpainting = request
+            .known
+            .clone()
+            .map(|known| (request.pixels.clone(), known));
+        Ok(Self {
+            inversion,
+            inpainting,
+        })
     }
 
     /// Runs one step; reports the best fit every few steps and after the last. Returns true
@@ -527,18 +548,37 @@ impl InvertJob {
         let done = self.inversion.is_done();
         if step == 1 || step % INVERT_PROGRESS_EVERY == 0 || done {
             let fit = self.inversion.best().await;
+            let reconstruction = signed_to_bytes(&fit.image);
+            let filled = self
+                .inpainting
+                .as_ref()
+                .map(|(drawing, known)| blend(drawing, &reconstruction, known));
             emit(FromWorker::InvertProgress(InvertProgress {
                 step,
                 steps,
                 error: fit.error,
                 latent: fit.latent,
                 label: fit.label,
-                reconstruction: signed_to_bytes(&fit.image),
+                reconstruction,
+                filled,
                 done,
             }));
         }
         done
     }
+}
+
+/// Blends two images byte by byte: `known` (255 = all `drawing`, 0 = all `generated`).
+fn blend(drawing: &[u8], generated: &[u8], known: &[u8]) -> Vec<u8> {
+    drawing
+        .iter()
+        .zip(generated)
+        .zip(known)
+        .map(|((&drawn, &generated), &known)| {
+            let weight = known as f32 / 255.0;
+            (drawn as f32 * weight + generated as f32 * (1.0 - weight)).round() as u8
+        })
+        .collect()
 }
 
 /// Converts pixels in [-1, 1] to bytes (255 = ink).
@@ -581,6 +621,7 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::IMAGE_SIDE;
     use crate::model::ClassifierConfig;
     use crate::protocol::DrawnExample;
     use crate::transfer::TransferMode;
@@ -612,6 +653,49 @@ mod tests {
             }
         }
         panic!("the job did not finish in {limit} steps");
+    }
+
+    #[test]
+    fn invert_job_blends_the_inpainting() {
+        let device = Device::flex();
+        let generator = GanConfig::new().init_generator(&device);
+        let pixels: Vec<u8> = (0..IMAGE_PIXELS).map(|i| (i % 256) as u8).collect();
+        // The left half is fitted, the right half masked.
+        let known: Vec<u8> = (0..IMAGE_PIXELS)
+            .map(|i| if i % IMAGE_SIDE < 14 { 255 } else { 0 })
+            .collect();
+        let mut request = InvertRequest {
+            pixels: pixels.clone(),
+            label: 3,
+            seed: 1,
+            known: Some(vec![255; 10]),
+        };
+        let autodiff = device.clone().autodiff();
+        let rejected = InvertJob::new(&request, &generator, &autodiff).err();
+        assert_eq!(
+            rejected.as_deref(),
+            Some("the mask has 10 pixels, expected 784")
+        );
+
+        request.known = Some(known.clone());
+        let job = InvertJob::new(&request, &generator, &autodiff).unwrap();
+        let (messages, _) = run_to_end(&mut Job::Invert(job), 1_000);
+        let Some(FromWorker::InvertProgress(last)) = messages.last() else {
+            panic!("the last message is not the inversion's progress");
+        };
+        assert!(last.done);
+        let filled = last
+            .filled
+            .as_ref()
+            .expect("an inpainting sends the filled drawing");
+        for index in 0..IMAGE_PIXELS {
+            let expected = if known[index] == 255 {
+                pixels[index]
+            } else {
+                last.reconstruction[index]
+            };
+            assert_eq!(filled[index], expected, "pixel {index}");
+        }
     }
 
     #[test]

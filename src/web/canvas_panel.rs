@@ -1,6 +1,7 @@
-//! The drawing canvas: pointer strokes (mouse, touch, pen) with brush, eraser, clear and undo,
-//! MNIST-style preprocessing shown as "what the model sees", and live recognition by the
-//! shipped classifier on the CPU of the UI thread (one 28x28 image takes milliseconds).
+//! The drawing canvas: pointer strokes (mouse, touch, pen) with brush, eraser, a mask for
+//! inpainting, clear, undo and redo. It shows the MNIST-style preprocessing as "what the model
+//! sees" and recognises the drawing live with the shipped classifier on the CPU of the UI
+//! thread (one 28x28 image takes milliseconds).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,7 +18,9 @@ use super::assets::fetch_bytes;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::image_io::{MAX_FILE_BYTES, encode_png, import_drawing};
 use crate::model::{Classifier, ClassifierConfig};
-use crate::preprocess::{Raster, ink_to_signed, to_model_input};
+use crate::preprocess::{
+    INK_THRESHOLD, InpaintInput, Raster, ink_to_signed, to_inpaint_input, to_model_input,
+};
 use crate::weights::{self, CLASSIFIER_PATH};
 
 /// Side of the drawing area in CSS pixels; the backing store is this times devicePixelRatio.
@@ -27,13 +30,31 @@ const CANVAS_CSS_SIDE: f64 = 280.0;
 const BRUSH_FRACTION: f64 = 0.07;
 /// The eraser is wider than the brush, as in most paint programs.
 const ERASER_FRACTION: f64 = 0.12;
+/// The mask brush is as wide as the eraser: it covers parts of strokes, not single lines.
+const MASK_FRACTION: f64 = 0.12;
+/// Colour of the mask layer; the layer's CSS opacity lets the drawing show through.
+const MASK_COLOUR: &str = "#e4572e";
 /// Minimum time between two predictions while a stroke is in progress.
 const PREDICT_INTERVAL_MS: f64 = 120.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tool {
     Brush,
+    /// Erases ink and mask alike.
     Eraser,
+    /// Paints the mask layer: the region that inpainting redraws.
+    Mask,
+}
+
+impl Tool {
+    /// Stroke width as a fraction of the canvas side.
+    fn width_fraction(self) -> f64 {
+        match self {
+            Self::Brush => BRUSH_FRACTION,
+            Self::Eraser => ERASER_FRACTION,
+            Self::Mask => MASK_FRACTION,
+        }
+    }
 }
 
 /// The drawing canvas's shared state, which other panels read and write.
@@ -48,6 +69,8 @@ pub struct CanvasLink {
     pub place: RwSignal<Option<Vec<u8>>>,
     /// The digit the classifier reads in the drawing, `None` when empty.
     pub prediction: RwSignal<Option<usize>>,
+    /// The drawing prepared for inpainting while part of it is masked, else `None`.
+    pub inpaint: RwSignal<Option<InpaintInput>>,
 }
 
 impl CanvasLink {
@@ -57,6 +80,7 @@ impl CanvasLink {
             clear_requests: RwSignal::new(0),
             place: RwSignal::new(None),
             prediction: RwSignal::new(None),
+            inpaint: RwSignal::new(None),
         }
     }
 }
@@ -71,8 +95,10 @@ enum Action {
         width: f64,
         points: Vec<(f64, f64)>,
     },
+    /// Clears the drawing and the mask.
     Clear,
-    /// Replaces the drawing by a 28x28 image (255 = ink), scaled to the canvas.
+    /// Replaces the drawing by a 28x28 image (255 = ink), scaled to the canvas, and clears
+    /// the mask.
     Image(Vec<u8>),
 }
 
@@ -106,9 +132,14 @@ fn draw_stroke(
     } else {
         "source-over"
     };
+    let colour = if tool == Tool::Mask {
+        MASK_COLOUR
+    } else {
+        "#111"
+    };
     let _ = context.set_global_composite_operation(operation);
-    context.set_stroke_style_str("#111");
-    context.set_fill_style_str("#111");
+    context.set_stroke_style_str(colour);
+    context.set_fill_style_str(colour);
     context.set_line_width(width);
     context.set_line_cap("round");
     context.set_line_join("round");
@@ -127,37 +158,66 @@ fn draw_stroke(
     let _ = context.set_global_composite_operation("source-over");
 }
 
-/// Redraws every action from a blank canvas.
-fn replay(canvas: &HtmlCanvasElement, history: &[Action]) {
-    let Some(context) = context_2d(canvas) else {
-        return;
-    };
-    context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
-    for action in history {
-        match action {
-            Action::Stroke {
-                tool,
-                width,
-                points,
-            } => {
-                // Same calls as while drawing live (a dot, then one segment per move), so the
-                // anti-aliased edges come out identical after an undo.
-                let side = canvas.width() as f64;
-                draw_stroke(
-                    &context,
-                    *tool,
-                    *width,
-                    &points[..1.min(points.len())],
-                    side,
-                );
-                for segment in points.windows(2) {
-                    draw_stroke(&context, *tool, *width, segment, side);
+/// The drawing canvas and the mask layer above it, both `side` pixels square.
+#[derive(Clone)]
+struct Layers {
+    drawing: HtmlCanvasElement,
+    mask: HtmlCanvasElement,
+}
+
+impl Layers {
+    fn side(&self) -> f64 {
+        self.drawing.width() as f64
+    }
+
+    fn clear(&self, which: &[&HtmlCanvasElement]) {
+        for canvas in which {
+            if let Some(context) = context_2d(canvas) {
+                context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
+            }
+        }
+    }
+
+    /// Draws a stroke (or part of one) on the layers its tool changes: the eraser removes ink
+    /// and mask, the mask brush paints only the mask.
+    fn draw(&self, tool: Tool, width: f64, points: &[(f64, f64)]) {
+        let targets: &[&HtmlCanvasElement] = match tool {
+            Tool::Brush => &[&self.drawing],
+            Tool::Eraser => &[&self.drawing, &self.mask],
+            Tool::Mask => &[&self.mask],
+        };
+        for canvas in targets {
+            if let Some(context) = context_2d(canvas) {
+                draw_stroke(&context, tool, width, points, self.side());
+            }
+        }
+    }
+
+    /// Redraws every action from a blank canvas.
+    fn replay(&self, history: &[Action]) {
+        self.clear(&[&self.drawing, &self.mask]);
+        for action in history {
+            match action {
+                Action::Stroke {
+                    tool,
+                    width,
+                    points,
+                } => {
+                    // Same calls as while drawing live (a dot, then one segment per move), so
+                    // the anti-aliased edges come out identical after an undo.
+                    self.draw(*tool, *width, &points[..1.min(points.len())]);
+                    for segment in points.windows(2) {
+                        self.draw(*tool, *width, segment);
+                    }
+                }
+                Action::Clear => self.clear(&[&self.drawing, &self.mask]),
+                Action::Image(pixels) => {
+                    self.clear(&[&self.drawing, &self.mask]);
+                    if let Some(context) = context_2d(&self.drawing) {
+                        paint_ink(&context, self.drawing.width() as usize, pixels);
+                    }
                 }
             }
-            Action::Clear => {
-                context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64)
-            }
-            Action::Image(pixels) => paint_ink(&context, canvas.width() as usize, pixels),
         }
     }
 }
@@ -168,25 +228,10 @@ fn paint_ink(context: &CanvasRenderingContext2d, side: usize, pixels: &[u8]) {
     if pixels.len() != IMAGE_PIXELS || side == 0 {
         return;
     }
-    let ink = |x: isize, y: isize| -> f64 {
-        let (x, y) = (x.clamp(0, 27) as usize, y.clamp(0, 27) as usize);
-        pixels[y * IMAGE_SIDE + x] as f64
-    };
-    let scale = IMAGE_SIDE as f64 / side as f64;
-    let mut rgba = vec![0u8; side * side * 4];
-    for y in 0..side {
-        let source_y = (y as f64 + 0.5) * scale - 0.5;
-        let (y0, fy) = (source_y.floor(), source_y - source_y.floor());
-        for x in 0..side {
-            let source_x = (x as f64 + 0.5) * scale - 0.5;
-            let (x0, fx) = (source_x.floor(), source_x - source_x.floor());
-            let (x0, y0i) = (x0 as isize, y0 as isize);
-            let top = ink(x0, y0i) * (1.0 - fx) + ink(x0 + 1, y0i) * fx;
-            let bottom = ink(x0, y0i + 1) * (1.0 - fx) + ink(x0 + 1, y0i + 1) * fx;
-            let alpha = top * (1.0 - fy) + bottom * fy;
-            let offset = (y * side + x) * 4;
-            rgba[offset..offset + 4].copy_from_slice(&[17, 17, 17, alpha.round() as u8]);
-        }
+    let raster = Raster::from_digit(pixels, side);
+    let mut rgba = Vec::with_capacity(side * side * 4);
+    for &ink in &raster.ink {
+        rgba.extend([17, 17, 17, (ink * 255.0).round() as u8]);
     }
     match ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), side as u32, side as u32) {
         Ok(image) => {
@@ -217,6 +262,26 @@ fn read_raster(canvas: &HtmlCanvasElement) -> Option<Raster> {
         height as usize,
         &data.data(),
     ))
+}
+
+/// Reads the mask layer as a raster (1 = masked), or `None` when nothing is masked.
+fn read_mask(canvas: &HtmlCanvasElement) -> Option<Raster> {
+    let context = context_2d(canvas)?;
+    let (width, height) = (canvas.width(), canvas.height());
+    let data = context
+        .get_image_data(0.0, 0.0, width as f64, height as f64)
+        .ok()?;
+    let mask: Vec<f32> = data
+        .data()
+        .chunks_exact(4)
+        .map(|pixel| pixel[3] as f32 / 255.0)
+        .collect();
+    let masked = mask.iter().any(|&value| value > INK_THRESHOLD);
+    masked.then_some(Raster {
+        width: width as usize,
+        height: height as usize,
+        ink: mask,
+    })
 }
 
 /// Paints a 28x28 ink image (0..1) onto the "what the model sees" canvas.
@@ -318,7 +383,14 @@ pub(super) fn ProbabilityBar(label: String, probability: f32, wide: bool) -> imp
 #[component]
 pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
     let canvas_ref = NodeRef::<Canvas>::new();
+    let mask_ref = NodeRef::<Canvas>::new();
     let input_ref = NodeRef::<Canvas>::new();
+    let layers = move || {
+        Some(Layers {
+            drawing: canvas_ref.get_untracked()?,
+            mask: mask_ref.get_untracked()?,
+        })
+    };
     let tool = RwSignal::new(Tool::Brush);
     let history: Rc<RefCell<Vec<Action>>> = Rc::new(RefCell::new(Vec::new()));
     let current: Rc<RefCell<Option<Action>>> = Rc::new(RefCell::new(None));
@@ -368,9 +440,16 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             return;
         };
         let started = web_time::Instant::now();
-        let frame = read_raster(&canvas).and_then(|raster| to_model_input(&raster));
+        let raster = read_raster(&canvas);
+        let frame = raster.as_ref().and_then(to_model_input);
         paint_model_input(&input, frame.as_deref());
         link.frame.set(frame.clone());
+        let mask = mask_ref.get_untracked().and_then(|mask| read_mask(&mask));
+        let inpaint = match (&raster, &mask) {
+            (Some(raster), Some(mask)) => to_inpaint_input(raster, mask),
+            _ => None,
+        };
+        link.inpaint.set(inpaint);
         let Some(frame) = frame else {
             probabilities.set(None);
             latency_ms.set(None);
@@ -394,19 +473,22 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
 
     // Returns true when the backing store was resized, which clears the canvas.
     let set_canvas_size = move || {
-        if let Some(canvas) = canvas_ref.get_untracked() {
-            let ratio = web_sys::window().map_or(1.0, |window| window.device_pixel_ratio());
-            let side = (CANVAS_CSS_SIDE * ratio).round() as u32;
-            if canvas.width() != side {
-                canvas.set_width(side);
-                canvas.set_height(side);
-                return true;
-            }
+        let Some(layers) = layers() else {
+            return false;
+        };
+        let ratio = web_sys::window().map_or(1.0, |window| window.device_pixel_ratio());
+        let side = (CANVAS_CSS_SIDE * ratio).round() as u32;
+        if layers.drawing.width() == side {
+            return false;
         }
-        false
+        for canvas in [&layers.drawing, &layers.mask] {
+            canvas.set_width(side);
+            canvas.set_height(side);
+        }
+        true
     };
     Effect::new(move |_| {
-        if canvas_ref.get().is_some() {
+        if canvas_ref.get().is_some() && mask_ref.get().is_some() {
             set_canvas_size();
         }
     });
@@ -416,9 +498,10 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         let history = history.clone();
         let active_pointer = active_pointer.clone();
         move |event: PointerEvent| {
-            let Some(canvas) = canvas_ref.get_untracked() else {
+            let Some(layers) = layers() else {
                 return;
             };
+            let canvas = &layers.drawing;
             // One stroke at a time: a second finger, or a mouse button other than the main
             // one, does not draw.
             let secondary_button = event.pointer_type() == "mouse" && event.button() != 0;
@@ -427,31 +510,19 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             }
             event.prevent_default();
             if set_canvas_size() {
-                replay(&canvas, &history.borrow());
+                layers.replay(&history.borrow());
             }
             let _ = canvas.set_pointer_capture(event.pointer_id());
             active_pointer.set(event.pointer_id());
-            let fraction = if tool.get_untracked() == Tool::Eraser {
-                ERASER_FRACTION
-            } else {
-                BRUSH_FRACTION
-            };
+            let fraction = tool.get_untracked().width_fraction();
             let pressure = if event.pointer_type() == "pen" {
                 0.5 + event.pressure() as f64
             } else {
                 1.0
             };
             let width = fraction * pressure;
-            let point = canvas_point(&canvas, &event);
-            if let Some(context) = context_2d(&canvas) {
-                draw_stroke(
-                    &context,
-                    tool.get_untracked(),
-                    width,
-                    &[point],
-                    canvas.width() as f64,
-                );
-            }
+            let point = canvas_point(canvas, &event);
+            layers.draw(tool.get_untracked(), width, &[point]);
             *current.borrow_mut() = Some(Action::Stroke {
                 tool: tool.get_untracked(),
                 width,
@@ -465,7 +536,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         let active_pointer = active_pointer.clone();
         let last_prediction = last_prediction.clone();
         move |event: PointerEvent| {
-            let Some(canvas) = canvas_ref.get_untracked() else {
+            let Some(layers) = layers() else {
                 return;
             };
             if event.pointer_id() != active_pointer.get() {
@@ -481,18 +552,10 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
                 return;
             };
             event.prevent_default();
-            let point = canvas_point(&canvas, &event);
+            let point = canvas_point(&layers.drawing, &event);
             let previous = *points.last().unwrap_or(&point);
             points.push(point);
-            if let Some(context) = context_2d(&canvas) {
-                draw_stroke(
-                    &context,
-                    *tool,
-                    *width,
-                    &[previous, point],
-                    canvas.width() as f64,
-                );
-            }
+            layers.draw(*tool, *width, &[previous, point]);
             drop(current);
             let now = js_sys::Date::now();
             if now - *last_prediction.borrow() > PREDICT_INTERVAL_MS {
@@ -526,12 +589,12 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         let history = history.clone();
         let redo_stack = redo_stack.clone();
         move || {
-            let Some(canvas) = canvas_ref.get_untracked() else {
+            let Some(layers) = layers() else {
                 return;
             };
             let mut history = history.borrow_mut();
             if let Some(action) = history.pop() {
-                replay(&canvas, &history);
+                layers.replay(&history);
                 can_undo.set(!history.is_empty());
                 redo_stack.borrow_mut().push(action);
                 can_redo.set(true);
@@ -545,14 +608,14 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         let history = history.clone();
         let redo_stack = redo_stack.clone();
         move || {
-            let Some(canvas) = canvas_ref.get_untracked() else {
+            let Some(layers) = layers() else {
                 return;
             };
             let mut redo_stack = redo_stack.borrow_mut();
             if let Some(action) = redo_stack.pop() {
                 let mut history = history.borrow_mut();
                 history.push(action);
-                replay(&canvas, &history);
+                layers.replay(&history);
                 can_undo.set(true);
                 can_redo.set(!redo_stack.is_empty());
                 drop(history);
@@ -566,7 +629,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         let history = history.clone();
         let redo_stack = redo_stack.clone();
         move || {
-            let Some(canvas) = canvas_ref.get_untracked() else {
+            let Some(layers) = layers() else {
                 return;
             };
             let mut history = history.borrow_mut();
@@ -575,7 +638,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
                 .is_some_and(|action| !matches!(action, Action::Clear))
             {
                 history.push(Action::Clear);
-                replay(&canvas, &history);
+                layers.replay(&history);
                 can_undo.set(true);
                 redo_stack.borrow_mut().clear();
                 can_redo.set(false);
@@ -611,13 +674,13 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         let Some(pixels) = link.place.get() else {
             return;
         };
-        let Some(canvas) = canvas_ref.get_untracked() else {
+        let Some(layers) = layers() else {
             return;
         };
         set_canvas_size();
         let mut history = place_history.borrow_mut();
         history.push(Action::Image(pixels));
-        replay(&canvas, &history);
+        layers.replay(&history);
         can_undo.set(true);
         place_redo.borrow_mut().clear();
         can_redo.set(false);
@@ -713,18 +776,29 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         <section class="panel canvas-panel" aria-labelledby="canvas-title">
             <h2 id="canvas-title">"Draw a digit"</h2>
             <div class="canvas-row">
-                <canvas
-                    node_ref=canvas_ref
-                    class="draw-canvas"
-                    data-testid="draw-canvas"
-                    aria-label="Drawing area: draw one digit"
-                    width="280"
-                    height="280"
-                    on:pointerdown=on_down
-                    on:pointermove=on_move
-                    on:pointerup=finish_stroke.clone()
-                    on:pointercancel=finish_stroke
-                ></canvas>
+                <div class="canvas-stack">
+                    <canvas
+                        node_ref=canvas_ref
+                        class="draw-canvas"
+                        class:masking=move || tool.get() == Tool::Mask
+                        data-testid="draw-canvas"
+                        aria-label="Drawing area: draw one digit"
+                        width="280"
+                        height="280"
+                        on:pointerdown=on_down
+                        on:pointermove=on_move
+                        on:pointerup=finish_stroke.clone()
+                        on:pointercancel=finish_stroke
+                    ></canvas>
+                    <canvas
+                        node_ref=mask_ref
+                        class="mask-layer"
+                        data-testid="mask-layer"
+                        aria-hidden="true"
+                        width="280"
+                        height="280"
+                    ></canvas>
+                </div>
                 <div class="model-view">
                     <canvas
                         node_ref=input_ref
@@ -763,6 +837,15 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
                     "Eraser"
                 </button>
                 <button
+                    data-testid="inpaint-mode"
+                    title="Paint over the part of the digit the GAN should redraw, then press Find it"
+                    class:active=move || tool.get() == Tool::Mask
+                    aria-pressed=move || (tool.get() == Tool::Mask).to_string()
+                    on:click=move |_| tool.set(Tool::Mask)
+                >
+                    "Mask to inpaint"
+                </button>
+                <button
                     data-testid="undo"
                     title="Undo (Ctrl+Z)"
                     disabled=move || !can_undo.get()
@@ -789,6 +872,9 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             </div>
             <p class="message" role="alert" data-testid="upload-message" class:hidden=move || upload_message.get().is_none()>
                 {move || upload_message.get()}
+            </p>
+            <p class="hint" data-testid="mask-hint" class:hidden=move || link.inpaint.get().is_none()>
+                "Part of the drawing is masked: Find it fits the rest and lets the GAN redraw the masked part. The eraser removes the mask."
             </p>
             <p class="status" class:hidden=move || model_status.get().is_empty()>
                 {move || model_status.get()}

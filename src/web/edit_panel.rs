@@ -13,6 +13,7 @@ use super::assets::fetch_bytes;
 use super::bridge::LabState;
 use super::canvas_panel::{CanvasLink, download};
 use super::charts::paint_tiles;
+use super::interpolate::Interpolation;
 use super::transfer_lab::JobProgress;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::editing::{InversionConfig, render, variations};
@@ -32,7 +33,7 @@ const VARIATION_SEED: u64 = 5;
 
 /// Renders 28x28 images (255 = ink) as a row of tiles; a click on tile `i` calls `on_pick(i)`.
 #[component]
-fn TileRow(
+pub(super) fn TileRow(
     pixels: Signal<Option<Vec<u8>>>,
     test_id: &'static str,
     label: &'static str,
@@ -75,7 +76,7 @@ fn TileRow(
 }
 
 /// Returns tile `index` of a row of 28x28 images.
-fn tile(pixels: &[u8], index: usize) -> Option<Vec<u8>> {
+pub(super) fn tile(pixels: &[u8], index: usize) -> Option<Vec<u8>> {
     pixels
         .get(index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS)
         .map(<[u8]>::to_vec)
@@ -93,6 +94,15 @@ fn tiles_side_by_side(pixels: &[u8]) -> (Vec<u8>, u32) {
         }
     }
     (image, width as u32)
+}
+
+/// Offers 28x28 tiles, side by side, as a PNG download; a failure goes to `message`.
+pub(super) fn export_tiles(pixels: &[u8], name: &str, message: RwSignal<Option<String>>) {
+    let (image, width) = tiles_side_by_side(pixels);
+    let png = encode_png(&image, width, IMAGE_SIDE as u32);
+    if let Err(error) = download(&png, name, "image/png") {
+        message.set(Some(format!("Could not export {name}: {error}.")));
+    }
 }
 
 /// Renders the GAN editing panel.
@@ -168,14 +178,25 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
             return;
         };
         message.set(None);
-        let pixels = frame
-            .iter()
-            .map(|&ink| (ink * 255.0).round().clamp(0.0, 255.0) as u8)
-            .collect();
-        let request = InvertRequest {
-            pixels,
-            label,
-            seed: INVERT_SEED,
+        let to_bytes = |values: &[f32]| -> Vec<u8> {
+            values
+                .iter()
+                .map(|&value| (value * 255.0).round().clamp(0.0, 255.0) as u8)
+                .collect()
+        };
+        let request = match canvas.inpaint.get_untracked() {
+            Some(inpaint) => InvertRequest {
+                pixels: to_bytes(&inpaint.ink),
+                label,
+                seed: INVERT_SEED,
+                known: Some(to_bytes(&inpaint.known)),
+            },
+            None => InvertRequest {
+                pixels: to_bytes(&frame),
+                label,
+                seed: INVERT_SEED,
+                known: None,
+            },
         };
         state.start_job(JobKind::Invert, &ToWorker::Invert(request));
     };
@@ -184,12 +205,13 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
             canvas.place.set(Some(pixels));
         }
     };
+    // An inpainting puts the filled-in drawing back; a plain search puts the generator's image.
     let place_reconstruction = move |_| {
         place(
             state
                 .inversion
                 .get_untracked()
-                .map(|fit| fit.reconstruction),
+                .map(|fit| fit.filled.unwrap_or(fit.reconstruction)),
         )
     };
     let pick_style = Callback::new(move |index: usize| {
@@ -209,11 +231,24 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
 
     let search = InversionConfig::new();
     let reconstruction_ref = NodeRef::<Canvas>::new();
+    let filled_ref = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
         if let (Some(element), Some(fit)) = (reconstruction_ref.get(), state.inversion.get()) {
             paint_tiles(&element, &fit.reconstruction, 1);
         }
     });
+    Effect::new(move |_| {
+        let filled = state.inversion.get().and_then(|fit| fit.filled);
+        if let (Some(element), Some(filled)) = (filled_ref.get(), filled) {
+            paint_tiles(&element, &filled, 1);
+        }
+    });
+    let inpainting = move || {
+        state
+            .inversion
+            .get()
+            .is_some_and(|fit| fit.filled.is_some())
+    };
     let progress = move || {
         state.inversion.get().map(|fit| {
             format!(
@@ -253,13 +288,30 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
             <p class="message" role="alert" class:hidden=move || message.get().is_none()>{move || message.get()}</p>
             <JobProgress state=state kind=JobKind::Invert test_id="invert-job" />
             <div class="reconstruction-row" class:hidden=move || state.inversion.get().is_none()>
-                <canvas node_ref=reconstruction_ref class="reconstruction" data-testid="reconstruction" width="28" height="28"
-                    aria-label="The generator's closest image to the drawing"></canvas>
+                <figure>
+                    <canvas node_ref=reconstruction_ref class="reconstruction" data-testid="reconstruction" width="28" height="28"
+                        aria-label="The generator's closest image to the drawing"></canvas>
+                    <figcaption>"Generated"</figcaption>
+                </figure>
+                <figure class:hidden=move || !inpainting()>
+                    <canvas node_ref=filled_ref class="reconstruction" data-testid="inpainted" width="28" height="28"
+                        aria-label="The drawing with the masked part redrawn by the generator"></canvas>
+                    <figcaption>"Filled in"</figcaption>
+                </figure>
                 <div>
                     <p class="status" data-testid="invert-progress" data-done=move || done().to_string()>{progress}</p>
                     <button data-testid="clean-up" disabled=move || !done() on:click=place_reconstruction>
-                        "Clean up: put this on the canvas"
+                        {move || if inpainting() {
+                            "Put the filled-in drawing on the canvas"
+                        } else {
+                            "Clean up: put this on the canvas"
+                        }}
                     </button>
+                    <button disabled=move || !done() on:click=move |_| {
+                        if let Some(fit) = state.inversion.get_untracked() {
+                            export_tiles(&fit.filled.unwrap_or(fit.reconstruction), "ganvas-found.png", message);
+                        }
+                    }>"Export PNG"</button>
                 </div>
             </div>
             <div class:hidden=move || style_pixels.get().is_none()>
@@ -267,11 +319,7 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
                 <TileRow pixels=style_pixels.into() test_id="style-grid" label="Your drawing's style as the digits 0 to 9" on_pick=pick_style />
                 <button data-testid="export-style-grid" on:click=move |_| {
                     if let Some(pixels) = style_pixels.get_untracked() {
-                        let (image, width) = tiles_side_by_side(&pixels);
-                        let png = encode_png(&image, width, IMAGE_SIDE as u32);
-                        if let Err(error) = download(&png, "ganvas-style-grid.png", "image/png") {
-                            message.set(Some(format!("Could not export the grid: {error}.")));
-                        }
+                        export_tiles(&pixels, "ganvas-style-grid.png", message);
                     }
                 }>"Export PNG"</button>
                 <h3>"Variations"</h3>
@@ -288,7 +336,13 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
                     {move || format!(" {:.1}", spread.get())}
                 </label>
                 <TileRow pixels=variation_pixels.into() test_id="variations" label="Variations near the found latent vector" on_pick=pick_variation />
+                <button on:click=move |_| {
+                    if let Some(pixels) = variation_pixels.get_untracked() {
+                        export_tiles(&pixels, "ganvas-variations.png", message);
+                    }
+                }>"Export PNG"</button>
             </div>
+            <Interpolation state=state canvas=canvas generator=generator generator_ready=generator_ready message=message />
         </section>
     }
 }

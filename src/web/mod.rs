@@ -10,6 +10,7 @@ mod edit_panel;
 mod few_shot_gan;
 mod gan_lab;
 pub mod gpu;
+mod interpolate;
 mod teach;
 mod transfer_lab;
 mod worker;
