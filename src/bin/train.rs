@@ -13,6 +13,10 @@
 //!   label budget in every mode, for seeds 1 to `seeds` (default 3), and prints a table.
 //! - `gan-transfer-sweep [seeds]`: fine-tunes the source GAN to each digit 5-9 from 10 and 50
 //!   samples in every setting, for seeds 1 to `seeds` (default 1), and prints a table.
+//! - `edit-figures [digits]`: draws the first `digits` MNIST test digits (default 100) on a
+//!   canvas-sized raster and finds each in the shipped generator's latent space as the page
+//!   does. It prints the reconstruction error, the rates at which the classifier reads the
+//!   reconstructions, class swaps and inpaintings as requested, and the time per digit.
 //! - `check`: evaluates the shipped weights.
 
 use std::process::ExitCode;
@@ -25,7 +29,7 @@ use burn::prelude::*;
 use ganvas::data::{
     ALL_DIGITS, BatchSampler, Digits, Mnist, NUM_CLASSES, SplitMix64, decode_asset,
 };
-use ganvas::evaluate::{classifier_accuracy, generated_label_accuracy};
+use ganvas::evaluate::{classifier_accuracy, edit_drawn_digit, generated_label_accuracy};
 use ganvas::model::{Classifier, ClassifierConfig, GanConfig, Generator};
 use ganvas::training::{
     ClassifierTrainer, ClassifierTrainingConfig, GanTrainer, GanTrainingConfig, shifted_batch,
@@ -45,6 +49,8 @@ const ASSET_PATH: &str = "assets/mnist.bin.gz";
 const SAMPLES_PER_CLASS: usize = 100;
 /// Seed of the latents used to measure label accuracy; the browser uses others.
 const EVALUATION_SEED: u64 = 2024;
+/// Seed of the inversions' starting points in `edit-figures` (the page uses 1 too).
+const EDIT_SEED: u64 = 1;
 const LOG_EVERY: usize = 250;
 
 fn load_mnist() -> Result<Mnist, String> {
@@ -375,6 +381,72 @@ fn gan_transfer_sweep(mnist: &Mnist, seeds: u64) -> Result<(), String> {
     Ok(())
 }
 
+fn edit_figures(mnist: &Mnist, digits: usize) -> Result<(), String> {
+    let device = Device::flex();
+    let classifier = load_classifier(&device)?.valid();
+    let generator = load_weights(
+        GanConfig::new().init_generator(&device),
+        GENERATOR_PATH,
+        "generator",
+    )?
+    .valid();
+    let digits = digits.min(mnist.test.len());
+    let started = Instant::now();
+    let mut errors = Vec::with_capacity(digits);
+    let (mut recognised, mut reconstructions, mut swaps, mut inpaintings) = (0, 0, 0, 0);
+    for index in 0..digits {
+        let label = mnist.test.labels[index];
+        let edit = edit_drawn_digit(
+            &generator,
+            &classifier,
+            mnist.test.image(index),
+            label,
+            EDIT_SEED,
+            &device,
+        );
+        let edit = pollster::block_on(edit);
+        errors.push(edit.error);
+        recognised += usize::from(edit.recognised == label as usize);
+        reconstructions += usize::from(edit.reconstruction_read);
+        swaps += edit.swaps_read;
+        inpaintings += usize::from(edit.inpainting_read);
+        if (index + 1) % 10 == 0 {
+            println!("edit-figures: {} of {digits} digits", index + 1);
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    errors.sort_by(f32::total_cmp);
+    let percent = |count: usize, total: usize| 100.0 * count as f64 / total.max(1) as f64;
+    println!("edit-figures: the first {digits} MNIST test digits, drawn on a 280x280 canvas");
+    println!(
+        "  drawings recognised by the classifier: {recognised}/{digits} ({:.1}%)",
+        percent(recognised, digits)
+    );
+    println!(
+        "  reconstruction error (mean squared, pixels -1..1): median {:.4}, 90th percentile {:.4}",
+        errors[errors.len() / 2],
+        errors[errors.len() * 9 / 10]
+    );
+    println!(
+        "  reconstructions read as the true digit: {reconstructions}/{digits} ({:.1}%)",
+        percent(reconstructions, digits)
+    );
+    println!(
+        "  class swaps read as the requested digit: {swaps}/{} ({:.1}%)",
+        digits * NUM_CLASSES,
+        percent(swaps, digits * NUM_CLASSES)
+    );
+    println!(
+        "  bottom half masked, inpainting read as the true digit: {inpaintings}/{digits} ({:.1}%)",
+        percent(inpaintings, digits)
+    );
+    println!(
+        "  {seconds:.0} s in all, {:.2} s per digit (two 200-step inversions and the classifications)",
+        seconds / digits.max(1) as f64
+    );
+    Ok(())
+}
+
 fn check(mnist: &Mnist) -> Result<(), String> {
     let device = Device::flex();
     let classifier = load_classifier(&device)?;
@@ -441,9 +513,10 @@ fn run() -> Result<(), String> {
         Some("source-gan") => train_gan(&source_train, SOURCE_DIGITS, steps(4000)?, source_gan),
         Some("transfer-sweep") => transfer_sweep(&mnist, steps(3)? as u64),
         Some("gan-transfer-sweep") => gan_transfer_sweep(&mnist, steps(1)? as u64),
+        Some("edit-figures") => edit_figures(&mnist, steps(100)?),
         Some("check") => check(&mnist),
         _ => Err(
-            "usage: train classifier|gan|source-classifier|source-gan [steps] | transfer-sweep|gan-transfer-sweep [seeds] | check"
+            "usage: train classifier|gan|source-classifier|source-gan [steps] | transfer-sweep|gan-transfer-sweep [seeds] | edit-figures [digits] | check"
                 .into(),
         ),
     }

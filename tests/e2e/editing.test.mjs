@@ -3,7 +3,9 @@
 //
 // On the CPU backend it draws a 7, finds it in the latent space, checks the reconstruction and
 // the ten-digit style grid, puts a 3 in the drawing's style on the canvas, undoes and redoes it.
-// It uploads a PNG of a 7 and a text file, and exports the canvas as a PNG.
+// It moves along the interpolation path with the slider and the animation, and masks part of a
+// drawn 7 for the GAN to fill in. It uploads a PNG, a JPEG and a WebP of a 7 and a text file,
+// and exports the canvas as a PNG.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -97,16 +99,122 @@ test('find a drawn 7 and redraw it as a 3', async () => {
   assert.equal(await byTestId(page, 'redo').isDisabled(), true, 'nothing is left to redo');
 });
 
-/** Makes a PNG of a thick dark 7 on light paper in the page and writes it to `path`. */
-async function writeSevenPng(path) {
-  const dataUrl = await page.evaluate(() => {
+/** Returns the canvas's pixels as a data URL, to compare two renderings. */
+function pixelsOf(testId) {
+  return byTestId(page, testId).evaluate((canvas) => canvas.toDataURL());
+}
+
+test('the interpolation slider and animation move along the path', async () => {
+  const path = byTestId(page, 'interpolate-path');
+  await pollUntil(async () => (await path.getAttribute('data-tiles')) === '8', {
+    timeoutMs: 30_000,
+    description: 'eight images along the path',
+  });
+  const caption = await byTestId(page, 'interpolate-caption').textContent();
+  assert.match(caption, /^From your 7 to a random \d: 0% of the way$/);
+
+  const slider = byTestId(page, 'interpolate-slider');
+  const frame = byTestId(page, 'interpolate-frame');
+  const start = await pixelsOf('interpolate-frame');
+  assert.ok((await inkedPixels('interpolate-frame')) > 20, 'the frame at the start is blank');
+  await slider.fill('1');
+  await pollUntil(async () => (await frame.getAttribute('data-position')) === '1.00', {
+    timeoutMs: 10_000,
+    description: 'the frame to follow the slider',
+  });
+  await pollUntil(async () => (await pixelsOf('interpolate-frame')) !== start, {
+    timeoutMs: 10_000,
+    description: 'the end frame to differ from the start',
+  });
+
+  await byTestId(page, 'interpolate-play').click();
+  await page.waitForTimeout(600);
+  const moving = Number(await frame.getAttribute('data-position'));
+  assert.ok(moving < 1, `the animation moves back from the end (at ${moving})`);
+  await byTestId(page, 'interpolate-play').click();
+  const paused = await frame.getAttribute('data-position');
+  await page.waitForTimeout(400);
+  assert.equal(await frame.getAttribute('data-position'), paused, 'pause stops the animation');
+
+  // The start of the path is the found 7: placed on the canvas it reads as a 7.
+  await slider.fill('0');
+  await pollUntil(async () => (await pixelsOf('interpolate-frame')) === start, {
+    timeoutMs: 10_000,
+    description: 'the start frame to return',
+  });
+  await byTestId(page, 'interpolate-place').click();
+  const placed = await settledPrediction(page, { expectText: true });
+  assert.equal(placed.text, '7');
+});
+
+/** Sums the mask layer's alpha, in units of fully masked pixels. */
+function maskedPixels() {
+  return byTestId(page, 'mask-layer').evaluate((canvas) => {
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let alpha = 0;
+    for (let index = 3; index < data.length; index += 4) {
+      alpha += data[index];
+    }
+    return alpha / 255;
+  });
+}
+
+test('a masked part of a drawing is filled in by the GAN', async () => {
+  await byTestId(page, 'clear-canvas').click();
+  await drawWithMouse(page, DIGIT_STROKES[7]);
+  assert.equal((await settledPrediction(page, { expectText: true })).text, '7');
+  await byTestId(page, 'inpaint-mode').click();
+  assert.equal(await byTestId(page, 'inpaint-mode').getAttribute('aria-pressed'), 'true');
+  // A band across the lower half of the slanted stroke.
+  await drawWithMouse(page, [
+    [
+      [0.25, 0.65],
+      [0.7, 0.65],
+    ],
+  ]);
+  assert.ok((await maskedPixels()) > 1000, 'the mask layer is painted');
+  await pollUntil(() => byTestId(page, 'mask-hint').isVisible(), {
+    timeoutMs: 10_000,
+    description: 'the hint that part of the drawing is masked',
+  });
+
+  await byTestId(page, 'invert-run').click();
+  await pollUntil(
+    async () => (await byTestId(page, 'invert-progress').getAttribute('data-done')) === 'true',
+    { timeoutMs: SEARCH_TIMEOUT_MS, description: 'the inpainting search to finish' },
+  );
+  assert.equal(await byTestId(page, 'inpainted').isVisible(), true);
+  assert.ok((await inkedPixels('inpainted')) > 20, 'the filled-in drawing is blank');
+  await page.screenshot({ path: `${SCREENSHOT_DIR}inpainting.png`, fullPage: true });
+  assert.equal(await byTestId(page, 'clean-up').textContent(), 'Put the filled-in drawing on the canvas');
+
+  await byTestId(page, 'clean-up').click();
+  const filled = await settledPrediction(page, { expectText: true });
+  assert.equal(filled.text, '7');
+  assert.equal(await maskedPixels(), 0, 'placing the result clears the mask');
+  assert.equal(await byTestId(page, 'mask-hint').isVisible(), false);
+
+  // Undo brings the masked drawing back, mask included.
+  await byTestId(page, 'undo').click();
+  await settledPrediction(page, { expectText: true });
+  assert.ok((await maskedPixels()) > 1000, 'undo restores the mask');
+  await byTestId(page, 'clear-canvas').click();
+  await page.getByRole('button', { name: 'Brush' }).click();
+});
+
+/**
+ * Makes an image of a thick 7 in the page and writes it to `path`: `type` is a MIME type the
+ * canvas encodes, `paper` and `ink` are CSS colours.
+ */
+async function writeSeven(path, { type = 'image/png', paper = '#f2efe6', ink = '#202020' } = {}) {
+  const dataUrl = await page.evaluate(({ type, paper, ink }) => {
     const canvas = document.createElement('canvas');
     canvas.width = 120;
     canvas.height = 90;
     const context = canvas.getContext('2d');
-    context.fillStyle = '#f2efe6';
+    context.fillStyle = paper;
     context.fillRect(0, 0, canvas.width, canvas.height);
-    context.strokeStyle = '#202020';
+    context.strokeStyle = ink;
     context.lineWidth = 9;
     context.lineCap = 'round';
     context.beginPath();
@@ -114,19 +222,36 @@ async function writeSevenPng(path) {
     context.lineTo(85, 15);
     context.lineTo(55, 80);
     context.stroke();
-    return canvas.toDataURL('image/png');
-  });
+    return canvas.toDataURL(type, 0.9);
+  }, { type, paper, ink });
+  assert.ok(dataUrl.startsWith(`data:${type};`), `the canvas encoded ${type}`);
   writeFileSync(path, Buffer.from(dataUrl.split(',')[1], 'base64'));
 }
 
 test('an uploaded PNG lands on the canvas', async () => {
   await byTestId(page, 'clear-canvas').click();
   const path = `${SCREENSHOT_DIR}upload-seven.png`;
-  await writeSevenPng(path);
+  await writeSeven(path);
   await byTestId(page, 'upload-image').setInputFiles(path);
   const prediction = await settledPrediction(page, { expectText: true });
   assert.equal(prediction.text, '7');
   assert.equal(await byTestId(page, 'upload-message').isVisible(), false);
+});
+
+test('uploaded JPEG and WebP images land on the canvas', async () => {
+  const cases = [
+    { name: 'upload-seven-light-on-dark.jpg', type: 'image/jpeg', paper: '#151515', ink: '#f0f0f0' },
+    { name: 'upload-seven.webp', type: 'image/webp', paper: '#ffffff', ink: '#1a1a8a' },
+  ];
+  for (const { name, ...image } of cases) {
+    await byTestId(page, 'clear-canvas').click();
+    const path = `${SCREENSHOT_DIR}${name}`;
+    await writeSeven(path, image);
+    await byTestId(page, 'upload-image').setInputFiles(path);
+    const prediction = await settledPrediction(page, { expectText: true });
+    assert.equal(prediction.text, '7', name);
+    assert.equal(await byTestId(page, 'upload-message').isVisible(), false, name);
+  }
 });
 
 test('a text file is rejected with a message', async () => {
