@@ -3,6 +3,7 @@
 //! which the latent vector and the blend of the two digits' labels both change linearly.
 
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use burn::prelude::*;
@@ -140,13 +141,19 @@ pub fn Interpolation(
         );
     });
 
-    // The animation moves back and forth along the path while `playing` is set.
-    Effect::new(move |previous: Option<Option<IntervalHandle>>| {
-        if let Some(Some(handle)) = previous {
+    // The animation moves back and forth along the path while `playing` is set. The timer is
+    // also cleared when the section goes away, so it never writes to disposed signals.
+    let timer: Arc<Mutex<Option<IntervalHandle>>> = Arc::new(Mutex::new(None));
+    let stop_timer = |timer: &Mutex<Option<IntervalHandle>>| {
+        if let Some(handle) = timer.lock().ok().and_then(|mut handle| handle.take()) {
             handle.clear();
         }
+    };
+    let effect_timer = timer.clone();
+    Effect::new(move |_| {
+        stop_timer(&effect_timer);
         if !playing.get() {
-            return None;
+            return;
         }
         let advance = move || {
             let mut t = position.get_untracked() + FRAME_STEP * direction.get_value();
@@ -156,9 +163,11 @@ pub fn Interpolation(
             }
             position.set(t);
         };
-        set_interval_with_handle(advance, FRAME_INTERVAL).ok()
+        if let Ok(mut handle) = effect_timer.lock() {
+            *handle = set_interval_with_handle(advance, FRAME_INTERVAL).ok();
+        }
     });
-    on_cleanup(move || playing.set(false));
+    on_cleanup(move || stop_timer(&timer));
 
     let frame_ref = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
