@@ -158,6 +158,24 @@ fn draw_stroke(
     let _ = context.set_global_composite_operation("source-over");
 }
 
+/// Returns true when a mask stroke follows the last clear or placed image, so the mask layer
+/// may be painted (the eraser can still have removed it).
+fn mask_in_history(history: &[Action]) -> bool {
+    history
+        .iter()
+        .rev()
+        .take_while(|action| matches!(action, Action::Stroke { .. }))
+        .any(|action| {
+            matches!(
+                action,
+                Action::Stroke {
+                    tool: Tool::Mask,
+                    ..
+                }
+            )
+        })
+}
+
 /// The drawing canvas and the mask layer above it, both `side` pixels square.
 #[derive(Clone)]
 struct Layers {
@@ -385,11 +403,18 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
     let canvas_ref = NodeRef::<Canvas>::new();
     let mask_ref = NodeRef::<Canvas>::new();
     let input_ref = NodeRef::<Canvas>::new();
+    // False while the mask layer is surely empty, which saves reading it back for every
+    // prediction.
+    let mask_painted = StoredValue::new(false);
     let layers = move || {
         Some(Layers {
             drawing: canvas_ref.get_untracked()?,
             mask: mask_ref.get_untracked()?,
         })
+    };
+    let replay = move |layers: &Layers, history: &[Action]| {
+        layers.replay(history);
+        mask_painted.set_value(mask_in_history(history));
     };
     let tool = RwSignal::new(Tool::Brush);
     let history: Rc<RefCell<Vec<Action>>> = Rc::new(RefCell::new(Vec::new()));
@@ -444,7 +469,10 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         let frame = raster.as_ref().and_then(to_model_input);
         paint_model_input(&input, frame.as_deref());
         link.frame.set(frame.clone());
-        let mask = mask_ref.get_untracked().and_then(|mask| read_mask(&mask));
+        let mask = mask_ref
+            .get_untracked()
+            .filter(|_| mask_painted.get_value())
+            .and_then(|mask| read_mask(&mask));
         let inpaint = match (&raster, &mask) {
             (Some(raster), Some(mask)) => to_inpaint_input(raster, mask),
             _ => None,
@@ -510,7 +538,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             }
             event.prevent_default();
             if set_canvas_size() {
-                layers.replay(&history.borrow());
+                replay(&layers, &history.borrow());
             }
             let _ = canvas.set_pointer_capture(event.pointer_id());
             active_pointer.set(event.pointer_id());
@@ -522,6 +550,9 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             };
             let width = fraction * pressure;
             let point = canvas_point(canvas, &event);
+            if tool.get_untracked() == Tool::Mask {
+                mask_painted.set_value(true);
+            }
             layers.draw(tool.get_untracked(), width, &[point]);
             *current.borrow_mut() = Some(Action::Stroke {
                 tool: tool.get_untracked(),
@@ -594,7 +625,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             };
             let mut history = history.borrow_mut();
             if let Some(action) = history.pop() {
-                layers.replay(&history);
+                replay(&layers, &history);
                 can_undo.set(!history.is_empty());
                 redo_stack.borrow_mut().push(action);
                 can_redo.set(true);
@@ -615,7 +646,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             if let Some(action) = redo_stack.pop() {
                 let mut history = history.borrow_mut();
                 history.push(action);
-                layers.replay(&history);
+                replay(&layers, &history);
                 can_undo.set(true);
                 can_redo.set(!redo_stack.is_empty());
                 drop(history);
@@ -638,7 +669,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
                 .is_some_and(|action| !matches!(action, Action::Clear))
             {
                 history.push(Action::Clear);
-                layers.replay(&history);
+                replay(&layers, &history);
                 can_undo.set(true);
                 redo_stack.borrow_mut().clear();
                 can_redo.set(false);
@@ -680,7 +711,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         set_canvas_size();
         let mut history = place_history.borrow_mut();
         history.push(Action::Image(pixels));
-        layers.replay(&history);
+        replay(&layers, &history);
         can_undo.set(true);
         place_redo.borrow_mut().clear();
         can_redo.set(false);
