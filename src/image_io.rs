@@ -10,6 +10,8 @@ use crate::preprocess::Raster;
 
 /// Largest accepted file, in bytes.
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+/// Bytes in the megabyte of the messages (MiB, as file browsers on most systems count).
+pub const MEBIBYTE: f64 = 1024.0 * 1024.0;
 /// Largest accepted width or height, in pixels.
 pub const MAX_SIDE: u32 = 8_192;
 /// Most memory the decoder may allocate, in bytes.
@@ -18,13 +20,21 @@ const MAX_DECODE_ALLOCATION: u64 = 256 * 1024 * 1024;
 const RASTER_SIDE: u32 = 512;
 /// Share of the pixels along the border that decides the background's brightness.
 const BORDER_FRACTION: f32 = 0.05;
+/// Smallest difference between the paper (median) and the darkest ink, in 0..1, that counts as
+/// a drawing. Below it an image is blank paper, and stretching would blow up noise or a
+/// single grey pixel into a full-contrast shape.
+const MIN_INK_CONTRAST: f32 = 0.15;
 
 /// Failure to import an image file.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ImportError {
     #[error("the file is empty")]
     Empty,
-    #[error("the file has {bytes} bytes; the limit is {MAX_FILE_BYTES} bytes")]
+    #[error(
+        "the file is {:.1} MB; the limit is {} MB",
+        *bytes as f64 / MEBIBYTE,
+        MAX_FILE_BYTES as f64 / MEBIBYTE
+    )]
     TooLarge { bytes: usize },
     #[error("the file is not a PNG, JPEG or WebP image")]
     UnknownFormat,
@@ -86,11 +96,20 @@ pub fn import_drawing(bytes: &[u8]) -> Result<Raster, ImportError> {
             (luma, alpha as f32 / 255.0)
         })
         .collect();
-    let light_background = border_brightness(&pixels, width, height) >= 0.5;
+    let (brightness, opacity) = border_brightness(&pixels, width, height);
+    let light_background = brightness >= 0.5;
+    // On a transparent sheet whatever is opaque is the drawing, whether dark or light.
+    let transparent_background = opacity < 0.5;
     let ink: Vec<f32> = pixels
         .iter()
         .map(|&(luma, alpha)| {
-            let opaque_ink = if light_background { 1.0 - luma } else { luma };
+            let opaque_ink = if transparent_background {
+                1.0
+            } else if light_background {
+                1.0 - luma
+            } else {
+                luma
+            };
             opaque_ink * alpha
         })
         .collect();
@@ -101,32 +120,42 @@ pub fn import_drawing(bytes: &[u8]) -> Result<Raster, ImportError> {
     })
 }
 
-/// Mean brightness of the opaque pixels in the outer band of the image; transparent pixels
-/// count as white, the usual page under a transparent drawing.
-fn border_brightness(pixels: &[(f32, f32)], width: usize, height: usize) -> f32 {
+/// Mean brightness and mean opacity of the outer band of the image. Transparent pixels count as
+/// white in the brightness, the usual page under a transparent drawing.
+fn border_brightness(pixels: &[(f32, f32)], width: usize, height: usize) -> (f32, f32) {
     let band_x = ((width as f32 * BORDER_FRACTION).ceil() as usize).max(1);
     let band_y = ((height as f32 * BORDER_FRACTION).ceil() as usize).max(1);
-    let (mut sum, mut count) = (0.0, 0usize);
+    let (mut brightness, mut opacity, mut count) = (0.0, 0.0, 0usize);
     for y in 0..height {
         for x in 0..width {
             let on_border = x < band_x || y < band_y || x + band_x >= width || y + band_y >= height;
             if on_border {
                 let (luma, alpha) = pixels[y * width + x];
-                sum += luma * alpha + (1.0 - alpha);
+                brightness += luma * alpha + (1.0 - alpha);
+                opacity += alpha;
                 count += 1;
             }
         }
     }
-    if count == 0 { 1.0 } else { sum / count as f32 }
+    if count == 0 {
+        (1.0, 1.0)
+    } else {
+        (brightness / count as f32, opacity / count as f32)
+    }
 }
 
-/// Maps the median ink to 0 and the maximum ink to 1, clamping below 0.
+/// Maps the median ink to 0 and the maximum ink to 1, clamping below 0. An image whose ink
+/// stays within `MIN_INK_CONTRAST` of the median becomes blank.
 fn stretch_from_median(mut ink: Vec<f32>) -> Vec<f32> {
     let mut sorted = ink.clone();
     sorted.sort_by(f32::total_cmp);
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
     let top = sorted.last().copied().unwrap_or(1.0);
-    let range = (top - median).max(1e-3);
+    if top - median < MIN_INK_CONTRAST {
+        ink.fill(0.0);
+        return ink;
+    }
+    let range = top - median;
     for value in &mut ink {
         *value = ((*value - median) / range).clamp(0.0, 1.0);
     }
@@ -219,6 +248,25 @@ mod tests {
         assert!(bar > 0.9, "bar ink {bar}");
         assert!(corner < 0.05, "corner ink {corner}");
         assert!(to_model_input(&raster).is_some());
+    }
+
+    #[test]
+    fn light_ink_on_transparent_background_is_ink() {
+        let bytes = encode(
+            bar_image(40, 50, Rgba([0, 0, 0, 0]), Rgba([255, 255, 255, 255])),
+            ImageFormat::Png,
+        );
+        let (bar, corner) = bar_and_corner(&import_drawing(&bytes).unwrap());
+        assert!(bar > 0.9, "bar ink {bar}");
+        assert!(corner < 0.05, "corner ink {corner}");
+    }
+
+    #[test]
+    fn faint_speck_on_white_is_blank() {
+        let mut image = RgbaImage::from_pixel(200, 200, Rgba([255, 255, 255, 255]));
+        image.put_pixel(100, 100, Rgba([254, 254, 254, 255]));
+        let raster = import_drawing(&encode(image, ImageFormat::Png)).unwrap();
+        assert_eq!(to_model_input(&raster), None);
     }
 
     #[test]

@@ -216,6 +216,9 @@ pub struct InpaintInput {
     /// Weight of each of the 784 pixels in the fit: 1 outside the mask, 0 under it, fractions
     /// along its edge.
     pub known: Vec<f32>,
+    /// True when over a quarter of the mask lies outside the ink's bounding box. That part is
+    /// cropped away with the rest of the canvas, so it cannot ask for ink there.
+    pub mask_outside_box: bool,
 }
 
 /// Preprocesses a drawing whose `mask` (a raster of the same size, 1 = masked) marks the region
@@ -240,6 +243,18 @@ pub fn to_inpaint_input(drawing: &Raster, mask: &Raster) -> Option<InpaintInput>
         return None;
     }
     let placement = Placement::of(drawing)?;
+    let right = placement.left + placement.step_x * placement.width as f32;
+    let bottom = placement.top + placement.step_y * placement.height as f32;
+    let (mut total, mut outside) = (0.0f32, 0.0f32);
+    for (index, &masked) in mask.ink.iter().enumerate() {
+        let x = (index % mask.width) as f32 + 0.5;
+        let y = (index / mask.width) as f32 + 0.5;
+        total += masked;
+        let inside = (placement.left..right).contains(&x) && (placement.top..bottom).contains(&y);
+        if !inside {
+            outside += masked;
+        }
+    }
     let known = placement
         .apply(mask)
         .into_iter()
@@ -248,6 +263,7 @@ pub fn to_inpaint_input(drawing: &Raster, mask: &Raster) -> Option<InpaintInput>
     Some(InpaintInput {
         ink: placement.apply(drawing),
         known,
+        mask_outside_box: outside > 0.25 * total,
     })
 }
 
@@ -409,6 +425,20 @@ mod tests {
             "the bottom 20x10 of the block is masked"
         );
         assert!(unknown.iter().all(|&index| index / IMAGE_SIDE >= 14));
+        assert!(
+            input.mask_outside_box,
+            "half the mask lies beside the block"
+        );
+    }
+
+    #[test]
+    fn mask_over_the_ink_is_inside_the_box() {
+        let mut drawing = Raster::new(280, 280);
+        fill(&mut drawing, 40, 40, 240, 240);
+        let mut mask = Raster::new(280, 280);
+        fill(&mut mask, 40, 140, 240, 240);
+        let input = to_inpaint_input(&drawing, &mask).unwrap();
+        assert!(!input.mask_outside_box);
     }
 
     #[test]

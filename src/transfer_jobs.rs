@@ -563,6 +563,12 @@ impl InvertJob {
                 filled,
                 done,
             }));
+            emit(FromWorker::JobProgress {
+                job: JobKind::Invert,
+                steps_done: step,
+                steps_total: steps,
+                activity: format!("step {step} of {steps}"),
+            });
         }
         done
     }
@@ -680,9 +686,14 @@ mod tests {
         request.known = Some(known.clone());
         let job = InvertJob::new(&request, &generator, &autodiff).unwrap();
         let (messages, _) = run_to_end(&mut Job::Invert(job), 1_000);
-        let Some(FromWorker::InvertProgress(last)) = messages.last() else {
-            panic!("the last message is not the inversion's progress");
-        };
+        let last = messages
+            .iter()
+            .rev()
+            .find_map(|message| match message {
+                FromWorker::InvertProgress(progress) => Some(progress),
+                _ => None,
+            })
+            .expect("the job sends the inversion's progress");
         assert!(last.done);
         let filled = last
             .filled

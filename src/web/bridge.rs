@@ -109,8 +109,11 @@ pub struct LabState {
     pub transfer_curves: RwSignal<Vec<CurvePoint>>,
     pub teach_model: RwSignal<Option<TeachModel>>,
     pub gan_transfer: RwSignal<Vec<GanTransferView>>,
-    /// The latest fit of a GAN inversion of the drawing.
+    /// The latest fit of a GAN inversion of the drawing, finished or not.
     pub inversion: RwSignal<Option<InvertProgress>>,
+    /// The fit of the last inversion that ran to its end. It stays when a later search is
+    /// stopped, so the results built on it stay too.
+    pub found: RwSignal<Option<InvertProgress>>,
     worker: StoredValue<Option<Worker>, LocalStorage>,
 }
 
@@ -136,6 +139,7 @@ impl LabState {
             teach_model: RwSignal::new(None),
             gan_transfer: RwSignal::new(Vec::new()),
             inversion: RwSignal::new(None),
+            found: RwSignal::new(None),
             worker: StoredValue::new_local(None),
         }
     }
@@ -168,8 +172,13 @@ impl LabState {
         self.job.get().is_some()
     }
 
-    /// Sends a transfer-lab job request and shows it as started.
-    pub fn start_job(&self, kind: JobKind, message: &ToWorker) {
+    /// Sends a job request and shows it as started. Returns false, sending nothing, while
+    /// another job runs. Without this check two clicks in one task would both get through
+    /// before the buttons are disabled, and the worker would replace the first job.
+    pub fn start_job(&self, kind: JobKind, message: &ToWorker) -> bool {
+        if self.job.get_untracked().is_some() {
+            return false;
+        }
         self.job.set(Some(JobStatus {
             kind,
             steps_done: 0,
@@ -185,6 +194,7 @@ impl LabState {
             JobKind::Invert => self.inversion.set(None),
         }
         self.send(message);
+        true
     }
 
     fn receive_job_message(&self, message: FromWorker) {
@@ -282,7 +292,12 @@ impl LabState {
                     view.quality = Some((step, label_accuracy, samples));
                 }
             }),
-            FromWorker::InvertProgress(progress) => self.inversion.set(Some(progress)),
+            FromWorker::InvertProgress(progress) => {
+                if progress.done {
+                    self.found.set(Some(progress.clone()));
+                }
+                self.inversion.set(Some(progress));
+            }
             other => log::error!("page: unexpected worker message {other:?}"),
         }
     }

@@ -16,7 +16,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData, PointerEve
 
 use super::assets::fetch_bytes;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
-use crate::image_io::{MAX_FILE_BYTES, encode_png, import_drawing};
+use crate::image_io::{MAX_FILE_BYTES, MEBIBYTE, encode_png, import_drawing};
 use crate::model::{Classifier, ClassifierConfig};
 use crate::preprocess::{
     INK_THRESHOLD, InpaintInput, Raster, ink_to_signed, to_inpaint_input, to_model_input,
@@ -32,7 +32,7 @@ const BRUSH_FRACTION: f64 = 0.07;
 const ERASER_FRACTION: f64 = 0.12;
 /// The mask brush is as wide as the eraser: it covers parts of strokes, not single lines.
 const MASK_FRACTION: f64 = 0.12;
-/// Colour of the mask layer; the layer's CSS opacity lets the drawing show through.
+/// Colour of the mask layer. The layer's CSS opacity lets the drawing show through.
 const MASK_COLOUR: &str = "#e4572e";
 /// Minimum time between two predictions while a stroke is in progress.
 const PREDICT_INTERVAL_MS: f64 = 120.0;
@@ -40,7 +40,7 @@ const PREDICT_INTERVAL_MS: f64 = 120.0;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tool {
     Brush,
-    /// Erases ink and mask alike.
+    /// Erases ink; the mask stays until it is cleared.
     Eraser,
     /// Paints the mask layer: the region that inpainting redraws.
     Mask,
@@ -69,8 +69,19 @@ pub struct CanvasLink {
     pub place: RwSignal<Option<Vec<u8>>>,
     /// The digit the classifier reads in the drawing, `None` when empty.
     pub prediction: RwSignal<Option<usize>>,
-    /// The drawing prepared for inpainting while part of it is masked, else `None`.
-    pub inpaint: RwSignal<Option<InpaintInput>>,
+    /// The drawing as the mask leaves it for inpainting.
+    pub masking: RwSignal<Masking>,
+}
+
+/// The state of the mask layer over the drawing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Masking {
+    /// Nothing is masked, or nothing is drawn.
+    Unmasked,
+    /// Part of the drawing is masked: the drawing prepared for inpainting.
+    Inpaint(InpaintInput),
+    /// The mask covers all the ink, so nothing is left to fit.
+    Everything,
 }
 
 impl CanvasLink {
@@ -80,7 +91,7 @@ impl CanvasLink {
             clear_requests: RwSignal::new(0),
             place: RwSignal::new(None),
             prediction: RwSignal::new(None),
-            inpaint: RwSignal::new(None),
+            masking: RwSignal::new(Masking::Unmasked),
         }
     }
 }
@@ -97,6 +108,8 @@ enum Action {
     },
     /// Clears the drawing and the mask.
     Clear,
+    /// Clears the mask only.
+    ClearMask,
     /// Replaces the drawing by a 28x28 image (255 = ink), scaled to the canvas, and clears
     /// the mask.
     Image(Vec<u8>),
@@ -158,63 +171,70 @@ fn draw_stroke(
     let _ = context.set_global_composite_operation("source-over");
 }
 
-/// Returns true when a mask stroke follows the last clear or placed image, so the mask layer
-/// may be painted (the eraser can still have removed it).
+/// Returns true when a mask stroke follows the last clear, placed image or cleared mask, so the
+/// mask layer may be painted.
 fn mask_in_history(history: &[Action]) -> bool {
-    history
-        .iter()
-        .rev()
-        .take_while(|action| matches!(action, Action::Stroke { .. }))
-        .any(|action| {
-            matches!(
-                action,
-                Action::Stroke {
-                    tool: Tool::Mask,
-                    ..
-                }
-            )
-        })
+    for action in history.iter().rev() {
+        match action {
+            Action::Stroke {
+                tool: Tool::Mask, ..
+            } => return true,
+            Action::Stroke { .. } => {}
+            Action::Clear | Action::ClearMask | Action::Image(_) => return false,
+        }
+    }
+    false
 }
 
-/// The drawing canvas and the mask layer above it, both `side` pixels square.
-#[derive(Clone)]
+/// The drawing canvas and the mask layer above it, with their 2D contexts.
 struct Layers {
     drawing: HtmlCanvasElement,
     mask: HtmlCanvasElement,
+    drawing_context: CanvasRenderingContext2d,
+    mask_context: CanvasRenderingContext2d,
 }
 
 impl Layers {
-    fn side(&self) -> f64 {
-        self.drawing.width() as f64
+    fn new(drawing: HtmlCanvasElement, mask: HtmlCanvasElement) -> Option<Self> {
+        Some(Self {
+            drawing_context: context_2d(&drawing)?,
+            mask_context: context_2d(&mask)?,
+            drawing,
+            mask,
+        })
     }
 
-    fn clear(&self, which: &[&HtmlCanvasElement]) {
-        for canvas in which {
-            if let Some(context) = context_2d(canvas) {
-                context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
-            }
-        }
+    fn clear_drawing(&self) {
+        let side = self.drawing.width() as f64;
+        self.drawing_context.clear_rect(0.0, 0.0, side, side);
     }
 
-    /// Draws a stroke (or part of one) on the layers its tool changes: the eraser removes ink
-    /// and mask, the mask brush paints only the mask.
+    fn clear_mask(&self) {
+        let side = self.mask.width() as f64;
+        self.mask_context.clear_rect(0.0, 0.0, side, side);
+    }
+
+    /// Draws a stroke (or part of one) on the layer its tool changes: the brush and the eraser
+    /// change the drawing, the mask brush the mask.
     fn draw(&self, tool: Tool, width: f64, points: &[(f64, f64)]) {
-        let targets: &[&HtmlCanvasElement] = match tool {
-            Tool::Brush => &[&self.drawing],
-            Tool::Eraser => &[&self.drawing, &self.mask],
-            Tool::Mask => &[&self.mask],
+        let context = if tool == Tool::Mask {
+            &self.mask_context
+        } else {
+            &self.drawing_context
         };
-        for canvas in targets {
-            if let Some(context) = context_2d(canvas) {
-                draw_stroke(&context, tool, width, points, self.side());
-            }
-        }
+        draw_stroke(context, tool, width, points, self.drawing.width() as f64);
     }
 
-    /// Redraws every action from a blank canvas.
+    /// Redraws the history from a blank canvas. Only the actions after the last clear or
+    /// placed image are drawn, because those two replace everything before them.
     fn replay(&self, history: &[Action]) {
-        self.clear(&[&self.drawing, &self.mask]);
-        for action in history {
+        let start = history
+            .iter()
+            .rposition(|action| matches!(action, Action::Clear | Action::Image(_)))
+            .unwrap_or(0);
+        self.clear_drawing();
+        self.clear_mask();
+        for action in &history[start..] {
             match action {
                 Action::Stroke {
                     tool,
@@ -228,12 +248,15 @@ impl Layers {
                         self.draw(*tool, *width, segment);
                     }
                 }
-                Action::Clear => self.clear(&[&self.drawing, &self.mask]),
+                Action::Clear => {
+                    self.clear_drawing();
+                    self.clear_mask();
+                }
+                Action::ClearMask => self.clear_mask(),
                 Action::Image(pixels) => {
-                    self.clear(&[&self.drawing, &self.mask]);
-                    if let Some(context) = context_2d(&self.drawing) {
-                        paint_ink(&context, self.drawing.width() as usize, pixels);
-                    }
+                    self.clear_drawing();
+                    self.clear_mask();
+                    paint_ink(&self.drawing_context, self.drawing.width() as usize, pixels);
                 }
             }
         }
@@ -372,8 +395,9 @@ async fn read_chosen_file(input: &web_sys::HtmlInputElement) -> Result<Vec<u8>, 
         .ok_or("no file was chosen")?;
     if file.size() > MAX_FILE_BYTES as f64 {
         return Err(format!(
-            "the file has {:.0} bytes; the limit is {MAX_FILE_BYTES} bytes",
-            file.size()
+            "the file is {:.1} MB; the limit is {} MB",
+            file.size() / MEBIBYTE,
+            MAX_FILE_BYTES as f64 / MEBIBYTE
         ));
     }
     let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
@@ -406,12 +430,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
     // False while the mask layer is surely empty, which saves reading it back for every
     // prediction.
     let mask_painted = StoredValue::new(false);
-    let layers = move || {
-        Some(Layers {
-            drawing: canvas_ref.get_untracked()?,
-            mask: mask_ref.get_untracked()?,
-        })
-    };
+    let layers = move || Layers::new(canvas_ref.get_untracked()?, mask_ref.get_untracked()?);
     let replay = move |layers: &Layers, history: &[Action]| {
         layers.replay(history);
         mask_painted.set_value(mask_in_history(history));
@@ -473,11 +492,14 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             .get_untracked()
             .filter(|_| mask_painted.get_value())
             .and_then(|mask| read_mask(&mask));
-        let inpaint = match (&raster, &mask) {
-            (Some(raster), Some(mask)) => to_inpaint_input(raster, mask),
-            _ => None,
+        let masking = match (&raster, &mask, &frame) {
+            (Some(raster), Some(mask), Some(_)) => match to_inpaint_input(raster, mask) {
+                Some(input) => Masking::Inpaint(input),
+                None => Masking::Everything,
+            },
+            _ => Masking::Unmasked,
         };
-        link.inpaint.set(inpaint);
+        link.masking.set(masking);
         let Some(frame) = frame else {
             probabilities.set(None);
             latency_ms.set(None);
@@ -679,6 +701,27 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         }
     };
 
+    let clear_mask = {
+        let history = history.clone();
+        let redo_stack = redo_stack.clone();
+        move || {
+            let Some(layers) = layers() else {
+                return;
+            };
+            if !mask_painted.get_value() {
+                return;
+            }
+            let mut history = history.borrow_mut();
+            history.push(Action::ClearMask);
+            replay(&layers, &history);
+            can_undo.set(true);
+            redo_stack.borrow_mut().clear();
+            can_redo.set(false);
+            drop(history);
+            predict();
+        }
+    };
+
     let clear_on_request = clear.clone();
     Effect::new(move |previous: Option<u32>| {
         let requests = link.clear_requests.get();
@@ -709,6 +752,10 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             return;
         };
         set_canvas_size();
+        // A placed image clears the mask, so the next stroke draws again.
+        if tool.get_untracked() == Tool::Mask {
+            tool.set(Tool::Brush);
+        }
         let mut history = place_history.borrow_mut();
         history.push(Action::Image(pixels));
         replay(&layers, &history);
@@ -768,7 +815,19 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
 
     let undo_key = undo.clone();
     let redo_key = redo.clone();
+    let key_current = current.clone();
     let key_handle = window_event_listener(ev::keydown, move |event| {
+        // Text fields keep their own undo, and a stroke in progress finishes first.
+        let editable = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::HtmlElement>().ok())
+            .is_some_and(|element| {
+                element.is_content_editable()
+                    || matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+            });
+        if editable || key_current.borrow().is_some() {
+            return;
+        }
         let modifier = event.ctrl_key() || event.meta_key();
         let key = event.key().to_ascii_lowercase();
         if modifier && !event.shift_key() && key == "z" {
@@ -780,6 +839,19 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         }
     });
     on_cleanup(move || key_handle.remove());
+
+    let mask_hint = move || match link.masking.get() {
+        Masking::Unmasked => None,
+        Masking::Everything => Some(
+            "The mask covers all of the drawing: leave some of it unmasked for Find it to fit.",
+        ),
+        Masking::Inpaint(input) if input.mask_outside_box => Some(
+            "Part of the mask lies outside the drawing's box, which the model never sees. To extend the digit, sketch the missing part roughly and mask the sketch.",
+        ),
+        Masking::Inpaint(_) => Some(
+            "Part of the drawing is masked: Find it fits the rest and lets the GAN redraw the masked part. Clear mask or Undo removes it.",
+        ),
+    };
 
     let prediction_text = move || {
         probabilities.get().and_then(|probabilities| {
@@ -877,6 +949,13 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
                     "Mask to inpaint"
                 </button>
                 <button
+                    data-testid="clear-mask"
+                    class:hidden=move || link.masking.get() == Masking::Unmasked && tool.get() != Tool::Mask
+                    on:click=move |_| clear_mask()
+                >
+                    "Clear mask"
+                </button>
+                <button
                     data-testid="undo"
                     title="Undo (Ctrl+Z)"
                     disabled=move || !can_undo.get()
@@ -904,8 +983,8 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             <p class="message" role="alert" data-testid="upload-message" class:hidden=move || upload_message.get().is_none()>
                 {move || upload_message.get()}
             </p>
-            <p class="hint" data-testid="mask-hint" class:hidden=move || link.inpaint.get().is_none()>
-                "Part of the drawing is masked: Find it fits the rest and lets the GAN redraw the masked part. The eraser removes the mask."
+            <p class="hint" data-testid="mask-hint" class:hidden=move || mask_hint().is_none()>
+                {mask_hint}
             </p>
             <p class="status" class:hidden=move || model_status.get().is_empty()>
                 {move || model_status.get()}

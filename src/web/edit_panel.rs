@@ -11,7 +11,7 @@ use wasm_bindgen::JsCast;
 
 use super::assets::fetch_bytes;
 use super::bridge::LabState;
-use super::canvas_panel::{CanvasLink, download};
+use super::canvas_panel::{CanvasLink, Masking, download};
 use super::charts::paint_tiles;
 use super::interpolate::Interpolation;
 use super::transfer_lab::JobProgress;
@@ -136,10 +136,7 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
     // Redraws the style grid and the variations when a search finishes or the spread moves.
     Effect::new(move |_| {
         let spread = spread.get();
-        let (Some(fit), true) = (
-            state.inversion.get().filter(|fit| fit.done),
-            generator_ready.get(),
-        ) else {
+        let (Some(fit), true) = (state.found.get(), generator_ready.get()) else {
             style_pixels.set(None);
             variation_pixels.set(None);
             return;
@@ -184,19 +181,25 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
                 .map(|&value| (value * 255.0).round().clamp(0.0, 255.0) as u8)
                 .collect()
         };
-        let request = match canvas.inpaint.get_untracked() {
-            Some(inpaint) => InvertRequest {
+        let request = match canvas.masking.get_untracked() {
+            Masking::Inpaint(inpaint) => InvertRequest {
                 pixels: to_bytes(&inpaint.ink),
                 label,
                 seed: INVERT_SEED,
                 known: Some(to_bytes(&inpaint.known)),
             },
-            None => InvertRequest {
+            Masking::Unmasked => InvertRequest {
                 pixels: to_bytes(&frame),
                 label,
                 seed: INVERT_SEED,
                 known: None,
             },
+            Masking::Everything => {
+                message.set(Some(
+                    "The mask covers all of the drawing, so nothing is left to fit: clear the mask or leave part of the drawing unmasked.".into(),
+                ));
+                return;
+            }
         };
         state.start_job(JobKind::Invert, &ToWorker::Invert(request));
     };
@@ -206,14 +209,18 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
         }
     };
     // An inpainting puts the filled-in drawing back; a plain search puts the generator's image.
-    let place_reconstruction = move |_| {
-        place(
-            state
-                .inversion
-                .get_untracked()
-                .map(|fit| fit.filled.unwrap_or(fit.reconstruction)),
-        )
+    // The fit on show: the search in progress or stopped, else the last finished one.
+    let shown = move || state.inversion.get().or_else(|| state.found.get());
+    let searching = move || {
+        state
+            .job
+            .get()
+            .is_some_and(|job| job.kind == JobKind::Invert)
     };
+    // A stopped search's best fit so far can be used too.
+    let usable = move || shown().is_some() && !searching();
+    let place_reconstruction =
+        move |_| place(shown().map(|fit| fit.filled.unwrap_or(fit.reconstruction)));
     let pick_style = Callback::new(move |index: usize| {
         place(
             style_pixels
@@ -233,24 +240,19 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
     let reconstruction_ref = NodeRef::<Canvas>::new();
     let filled_ref = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
-        if let (Some(element), Some(fit)) = (reconstruction_ref.get(), state.inversion.get()) {
+        if let (Some(element), Some(fit)) = (reconstruction_ref.get(), shown()) {
             paint_tiles(&element, &fit.reconstruction, 1);
         }
     });
     Effect::new(move |_| {
-        let filled = state.inversion.get().and_then(|fit| fit.filled);
+        let filled = shown().and_then(|fit| fit.filled);
         if let (Some(element), Some(filled)) = (filled_ref.get(), filled) {
             paint_tiles(&element, &filled, 1);
         }
     });
-    let inpainting = move || {
-        state
-            .inversion
-            .get()
-            .is_some_and(|fit| fit.filled.is_some())
-    };
+    let inpainting = move || shown().is_some_and(|fit| fit.filled.is_some());
     let progress = move || {
-        state.inversion.get().map(|fit| {
+        shown().map(|fit| {
             format!(
                 "step {} of {} · error {:.4} (mean squared, pixels from -1 to 1) · as a {}",
                 fit.step, fit.steps, fit.error, fit.label
@@ -287,7 +289,7 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
             </div>
             <p class="message" role="alert" class:hidden=move || message.get().is_none()>{move || message.get()}</p>
             <JobProgress state=state kind=JobKind::Invert test_id="invert-job" />
-            <div class="reconstruction-row" class:hidden=move || state.inversion.get().is_none()>
+            <div class="reconstruction-row" class:hidden=move || shown().is_none()>
                 <figure>
                     <canvas node_ref=reconstruction_ref class="reconstruction" data-testid="reconstruction" width="28" height="28"
                         aria-label="The generator's closest image to the drawing"></canvas>
@@ -300,15 +302,15 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
                 </figure>
                 <div>
                     <p class="status" data-testid="invert-progress" data-done=move || done().to_string()>{progress}</p>
-                    <button data-testid="clean-up" disabled=move || !done() on:click=place_reconstruction>
+                    <button data-testid="clean-up" disabled=move || !usable() on:click=place_reconstruction>
                         {move || if inpainting() {
                             "Put the filled-in drawing on the canvas"
                         } else {
                             "Clean up: put this on the canvas"
                         }}
                     </button>
-                    <button disabled=move || !done() on:click=move |_| {
-                        if let Some(fit) = state.inversion.get_untracked() {
+                    <button disabled=move || !usable() on:click=move |_| {
+                        if let Some(fit) = shown() {
                             export_tiles(&fit.filled.unwrap_or(fit.reconstruction), "ganvas-found.png", message);
                         }
                     }>"Export PNG"</button>

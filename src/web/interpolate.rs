@@ -71,17 +71,13 @@ pub fn Interpolation(
     let path_pixels = RwSignal::new(Option::<Vec<u8>>::None);
 
     let found = move || {
-        state
-            .inversion
-            .get()
-            .filter(|fit| fit.done)
-            .map(|fit| Endpoint {
-                description: format!("your {}", fit.label),
-                anchor: Anchor {
-                    latent: fit.latent,
-                    label: fit.label,
-                },
-            })
+        state.found.get().map(|fit| Endpoint {
+            description: format!("your {}", fit.label),
+            anchor: Anchor {
+                latent: fit.latent,
+                label: fit.label,
+            },
+        })
     };
     let new_sample = move |avoid: Option<u8>| {
         let seed = next_seed.get_value();

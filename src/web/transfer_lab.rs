@@ -101,7 +101,7 @@ pub fn JobProgress(state: LabState, kind: JobKind, test_id: &'static str) -> imp
         <Show when=move || other().is_some()>
             <p class="job-note" data-testid="job-busy">
                 {move || other().map(|other| format!(
-                    "The worker runs one transfer-lab job at a time: wait for {} to finish, or stop it.",
+                    "The worker runs one job at a time: wait for {} to finish, or stop it.",
                     job_name(other)
                 ))}
             </p>

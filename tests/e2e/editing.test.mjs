@@ -194,12 +194,92 @@ test('a masked part of a drawing is filled in by the GAN', async () => {
   assert.equal(await maskedPixels(), 0, 'placing the result clears the mask');
   assert.equal(await byTestId(page, 'mask-hint').isVisible(), false);
 
+  assert.equal(
+    await byTestId(page, 'inpaint-mode').getAttribute('aria-pressed'),
+    'false',
+    'placing a result returns to the brush',
+  );
+
   // Undo brings the masked drawing back, mask included.
   await byTestId(page, 'undo').click();
   await settledPrediction(page, { expectText: true });
   assert.ok((await maskedPixels()) > 1000, 'undo restores the mask');
+
+  // The eraser leaves the mask alone; Clear mask removes it as an undoable action.
+  await page.getByRole('button', { name: 'Eraser' }).click();
+  const inkBefore = await byTestId(page, 'draw-canvas').evaluate((canvas) => canvas.toDataURL());
+  await drawWithMouse(page, [
+    [
+      [0.25, 0.65],
+      [0.7, 0.65],
+    ],
+  ]);
+  assert.notEqual(await byTestId(page, 'draw-canvas').evaluate((canvas) => canvas.toDataURL()), inkBefore);
+  assert.ok((await maskedPixels()) > 1000, 'the eraser keeps the mask');
+  await byTestId(page, 'clear-mask').click();
+  assert.equal(await maskedPixels(), 0, 'Clear mask empties the mask layer');
+  await pollUntil(async () => !(await byTestId(page, 'mask-hint').isVisible()), {
+    timeoutMs: 10_000,
+    description: 'the mask hint to go',
+  });
+  await byTestId(page, 'undo').click();
+  assert.ok((await maskedPixels()) > 1000, 'undo brings the cleared mask back');
   await byTestId(page, 'clear-canvas').click();
   await page.getByRole('button', { name: 'Brush' }).click();
+});
+
+test('a mask over the whole drawing is named, not searched', async () => {
+  await drawWithMouse(page, DIGIT_STROKES[1]);
+  await settledPrediction(page, { expectText: true });
+  await byTestId(page, 'inpaint-mode').click();
+  await drawWithMouse(page, [
+    [
+      [0.5, 0.05],
+      [0.5, 0.95],
+    ],
+  ]);
+  await pollUntil(
+    async () => /covers all of the drawing/.test(await byTestId(page, 'mask-hint').textContent()),
+    { timeoutMs: 10_000, description: 'the hint that everything is masked' },
+  );
+  const before = await byTestId(page, 'invert-progress').textContent();
+  await byTestId(page, 'invert-run').click();
+  assert.match(await page.locator('section.edit-panel p.message').textContent(), /nothing is left to fit/);
+  assert.equal(await byTestId(page, 'invert-progress').textContent(), before, 'no search started');
+  await byTestId(page, 'clear-canvas').click();
+  await page.getByRole('button', { name: 'Brush' }).click();
+});
+
+test('a stopped search keeps the last finished results', async () => {
+  await drawWithMouse(page, DIGIT_STROKES[0]);
+  assert.equal((await settledPrediction(page, { expectText: true })).text, '0');
+  await byTestId(page, 'invert-run').click();
+  await pollUntil(
+    async () => Number((await page.locator('[data-testid="invert-job"] progress').getAttribute('value')) ?? 0) > 0,
+    { timeoutMs: SEARCH_TIMEOUT_MS, intervalMs: 50, description: 'the progress bar to move' },
+  );
+  await byTestId(page, 'job-stop').click();
+  await pollUntil(async () => (await byTestId(page, 'invert-job').count()) === 0, {
+    timeoutMs: 10_000,
+    description: 'the search to stop',
+  });
+  assert.equal(await byTestId(page, 'style-grid').getAttribute('data-tiles'), '10', 'the style grid stays');
+  assert.equal(await byTestId(page, 'clean-up').isDisabled(), false, 'the best fit so far can be used');
+  assert.match(await byTestId(page, 'interpolate-caption').textContent(), /^From your 7 /);
+  await byTestId(page, 'clear-canvas').click();
+});
+
+test('Ctrl+Z in a text field leaves the canvas alone', async () => {
+  await drawWithMouse(page, DIGIT_STROKES[1]);
+  assert.equal((await settledPrediction(page, { expectText: true })).text, '1');
+  const field = byTestId(page, 'teach-class-name').first();
+  await field.fill('');
+  await field.type('cats');
+  await page.keyboard.press('Control+Z');
+  await page.waitForTimeout(300);
+  assert.equal((await settledPrediction(page, { expectText: true })).text, '1', 'the drawing stays');
+  await field.fill('');
+  await byTestId(page, 'clear-canvas').click();
 });
 
 /**
