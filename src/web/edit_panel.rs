@@ -208,7 +208,6 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
             canvas.place.set(Some(pixels));
         }
     };
-    // An inpainting puts the filled-in drawing back; a plain search puts the generator's image.
     // The fit on show: the search in progress or stopped, else the last finished one.
     let shown = move || state.inversion.get().or_else(|| state.found.get());
     let searching = move || {
@@ -219,6 +218,7 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
     };
     // A stopped search's best fit so far can be used too.
     let usable = move || shown().is_some() && !searching();
+    // An inpainting puts the filled-in drawing back; a plain search puts the generator's image.
     let place_reconstruction =
         move |_| place(shown().map(|fit| fit.filled.unwrap_or(fit.reconstruction)));
     let pick_style = Callback::new(move |index: usize| {
