@@ -10,7 +10,7 @@ use crate::preprocess::Raster;
 
 /// Largest accepted file, in bytes.
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
-/// Bytes in the megabyte of the messages (MiB, as file browsers on most systems count).
+/// Bytes in a mebibyte (MiB), the unit of the size messages.
 pub const MEBIBYTE: f64 = 1024.0 * 1024.0;
 /// Largest accepted width or height, in pixels.
 pub const MAX_SIDE: u32 = 8_192;
@@ -31,7 +31,7 @@ pub enum ImportError {
     #[error("the file is empty")]
     Empty,
     #[error(
-        "the file is {:.1} MB; the limit is {} MB",
+        "the file is {:.1} MiB; the limit is {} MiB",
         *bytes as f64 / MEBIBYTE,
         MAX_FILE_BYTES as f64 / MEBIBYTE
     )]

@@ -34,6 +34,10 @@ const ERASER_FRACTION: f64 = 0.12;
 const MASK_FRACTION: f64 = 0.12;
 /// Colour of the mask layer. The layer's CSS opacity lets the drawing show through.
 const MASK_COLOUR: &str = "#e4572e";
+/// Input types without text editing, where Ctrl+Z has no meaning of its own.
+const NON_TEXT_INPUTS: [&str; 7] = [
+    "range", "checkbox", "radio", "button", "submit", "file", "color",
+];
 /// Minimum time between two predictions while a stroke is in progress.
 const PREDICT_INTERVAL_MS: f64 = 120.0;
 
@@ -80,6 +84,8 @@ pub enum Masking {
     Unmasked,
     /// Part of the drawing is masked: the drawing prepared for inpainting.
     Inpaint(InpaintInput),
+    /// The mask lies wholly outside the ink's box, so it masks nothing the model sees.
+    OutsideOnly,
     /// The mask covers all the ink, so nothing is left to fit.
     Everything,
 }
@@ -395,7 +401,7 @@ async fn read_chosen_file(input: &web_sys::HtmlInputElement) -> Result<Vec<u8>, 
         .ok_or("no file was chosen")?;
     if file.size() > MAX_FILE_BYTES as f64 {
         return Err(format!(
-            "the file is {:.1} MB; the limit is {} MB",
+            "the file is {:.1} MiB; the limit is {} MiB",
             file.size() / MEBIBYTE,
             MAX_FILE_BYTES as f64 / MEBIBYTE
         ));
@@ -443,6 +449,8 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
     let redo_stack: Rc<RefCell<Vec<Action>>> = Rc::new(RefCell::new(Vec::new()));
     let can_redo = RwSignal::new(false);
     let probabilities = RwSignal::new(Option::<Vec<f32>>::None);
+    // Why the last upload could not be used; the next change to the canvas hides it.
+    let upload_message = RwSignal::new(Option::<String>::None);
     let latency_ms = RwSignal::new(Option::<f64>::None);
     let model_status = RwSignal::new("loading the classifier…".to_string());
     let model: StoredValue<Option<Rc<Classifier>>, LocalStorage> = StoredValue::new_local(None);
@@ -494,6 +502,9 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             .and_then(|mask| read_mask(&mask));
         let masking = match (&raster, &mask, &frame) {
             (Some(raster), Some(mask), Some(_)) => match to_inpaint_input(raster, mask) {
+                Some(input) if input.known.iter().all(|&weight| weight >= 1.0) => {
+                    Masking::OutsideOnly
+                }
                 Some(input) => Masking::Inpaint(input),
                 None => Masking::Everything,
             },
@@ -558,7 +569,17 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             if secondary_button || current.borrow().is_some() {
                 return;
             }
+            upload_message.set(None);
             event.prevent_default();
+            // Preventing the default also keeps the focus where it was, so a text field would
+            // still take the keyboard shortcuts; drawing takes the focus from it.
+            if let Some(focused) = web_sys::window()
+                .and_then(|window| window.document())
+                .and_then(|document| document.active_element())
+                .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                focused.blur().ok();
+            }
             if set_canvas_size() {
                 replay(&layers, &history.borrow());
             }
@@ -685,6 +706,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             let Some(layers) = layers() else {
                 return;
             };
+            upload_message.set(None);
             let mut history = history.borrow_mut();
             if history
                 .last()
@@ -748,6 +770,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         let Some(pixels) = link.place.get() else {
             return;
         };
+        upload_message.set(None);
         let Some(layers) = layers() else {
             return;
         };
@@ -766,7 +789,6 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         predict();
     });
 
-    let upload_message = RwSignal::new(Option::<String>::None);
     let upload = move |event: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&event);
         leptos::task::spawn_local(async move {
@@ -817,19 +839,27 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
     let redo_key = redo.clone();
     let key_current = current.clone();
     let key_handle = window_event_listener(ev::keydown, move |event| {
-        // Text fields keep their own undo, and a stroke in progress finishes first.
-        let editable = event
+        // Text fields keep their own undo. Menus, sliders and buttons have none, so the
+        // shortcuts still act on the canvas while one of them has the focus.
+        let text_entry = event
             .target()
             .and_then(|target| target.dyn_into::<web_sys::HtmlElement>().ok())
             .is_some_and(|element| {
-                element.is_content_editable()
-                    || matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                let text_input = element
+                    .dyn_ref::<web_sys::HtmlInputElement>()
+                    .is_some_and(|input| !NON_TEXT_INPUTS.contains(&input.type_().as_str()));
+                element.is_content_editable() || element.tag_name() == "TEXTAREA" || text_input
             });
-        if editable || key_current.borrow().is_some() {
+        if text_entry {
             return;
         }
         let modifier = event.ctrl_key() || event.meta_key();
         let key = event.key().to_ascii_lowercase();
+        // A stroke in progress finishes first; the browser's own undo must not run either.
+        if modifier && matches!(key.as_str(), "z" | "y") && key_current.borrow().is_some() {
+            event.prevent_default();
+            return;
+        }
         if modifier && !event.shift_key() && key == "z" {
             event.prevent_default();
             undo_key();
@@ -844,6 +874,9 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         Masking::Unmasked => None,
         Masking::Everything => Some(
             "The mask covers all of the drawing: leave some of it unmasked for Find it to fit.",
+        ),
+        Masking::OutsideOnly => Some(
+            "The mask lies outside the drawing's box, which the model never sees, so Find it fits the whole drawing. To extend the digit, sketch the missing part roughly and mask the sketch.",
         ),
         Masking::Inpaint(input) if input.mask_outside_box => Some(
             "Part of the mask lies outside the drawing's box, which the model never sees. To extend the digit, sketch the missing part roughly and mask the sketch.",
@@ -950,7 +983,7 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
                 </button>
                 <button
                     data-testid="clear-mask"
-                    class:hidden=move || link.masking.get() == Masking::Unmasked && tool.get() != Tool::Mask
+                    disabled=move || link.masking.get() == Masking::Unmasked
                     on:click=move |_| clear_mask()
                 >
                     "Clear mask"

@@ -82,15 +82,22 @@ pub(super) fn tile(pixels: &[u8], index: usize) -> Option<Vec<u8>> {
         .map(<[u8]>::to_vec)
 }
 
-/// Lays out 28x28 tiles side by side as one image `28 * tiles` wide, row-major.
+/// Pixels per model pixel in exported images, so a 28x28 digit is saved as 112x112.
+const EXPORT_SCALE: usize = 4;
+
+/// Lays out 28x28 tiles side by side, each pixel repeated `EXPORT_SCALE` times across and down,
+/// as one row-major image. Returns the image and its width; its height is `28 * EXPORT_SCALE`.
 fn tiles_side_by_side(pixels: &[u8]) -> (Vec<u8>, u32) {
     let tiles = pixels.len() / IMAGE_PIXELS;
-    let width = IMAGE_SIDE * tiles;
-    let mut image = vec![0u8; width * IMAGE_SIDE];
+    let side = IMAGE_SIDE * EXPORT_SCALE;
+    let width = side * tiles;
+    let mut image = vec![0u8; width * side];
     for (index, tile) in pixels.chunks_exact(IMAGE_PIXELS).enumerate() {
-        for (row, line) in tile.chunks_exact(IMAGE_SIDE).enumerate() {
-            let start = row * width + index * IMAGE_SIDE;
-            image[start..start + IMAGE_SIDE].copy_from_slice(line);
+        for y in 0..side {
+            for x in 0..side {
+                let value = tile[(y / EXPORT_SCALE) * IMAGE_SIDE + x / EXPORT_SCALE];
+                image[y * width + index * side + x] = value;
+            }
         }
     }
     (image, width as u32)
@@ -99,7 +106,7 @@ fn tiles_side_by_side(pixels: &[u8]) -> (Vec<u8>, u32) {
 /// Offers 28x28 tiles, side by side, as a PNG download; a failure goes to `message`.
 pub(super) fn export_tiles(pixels: &[u8], name: &str, message: RwSignal<Option<String>>) {
     let (image, width) = tiles_side_by_side(pixels);
-    let png = encode_png(&image, width, IMAGE_SIDE as u32);
+    let png = encode_png(&image, width, (IMAGE_SIDE * EXPORT_SCALE) as u32);
     if let Err(error) = download(&png, name, "image/png") {
         message.set(Some(format!("Could not export {name}: {error}.")));
     }
@@ -188,7 +195,7 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
                 seed: INVERT_SEED,
                 known: Some(to_bytes(&inpaint.known)),
             },
-            Masking::Unmasked => InvertRequest {
+            Masking::Unmasked | Masking::OutsideOnly => InvertRequest {
                 pixels: to_bytes(&frame),
                 label,
                 seed: INVERT_SEED,
@@ -309,7 +316,7 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
                             "Clean up: put this on the canvas"
                         }}
                     </button>
-                    <button disabled=move || !usable() on:click=move |_| {
+                    <button aria-label="Export the found image as PNG" disabled=move || !usable() on:click=move |_| {
                         if let Some(fit) = shown() {
                             export_tiles(&fit.filled.unwrap_or(fit.reconstruction), "ganvas-found.png", message);
                         }
@@ -317,9 +324,12 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
                 </div>
             </div>
             <div class:hidden=move || style_pixels.get().is_none()>
-                <h3>"Same style, every digit"</h3>
+                <h3>{move || match state.found.get() {
+                    Some(found) => format!("Same style as your {}, every digit", found.label),
+                    None => "Same style, every digit".into(),
+                }}</h3>
                 <TileRow pixels=style_pixels.into() test_id="style-grid" label="Your drawing's style as the digits 0 to 9" on_pick=pick_style />
-                <button data-testid="export-style-grid" on:click=move |_| {
+                <button data-testid="export-style-grid" aria-label="Export the ten digits as PNG" on:click=move |_| {
                     if let Some(pixels) = style_pixels.get_untracked() {
                         export_tiles(&pixels, "ganvas-style-grid.png", message);
                     }
@@ -338,7 +348,7 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
                     {move || format!(" {:.1}", spread.get())}
                 </label>
                 <TileRow pixels=variation_pixels.into() test_id="variations" label="Variations near the found latent vector" on_pick=pick_variation />
-                <button on:click=move |_| {
+                <button aria-label="Export the variations as PNG" on:click=move |_| {
                     if let Some(pixels) = variation_pixels.get_untracked() {
                         export_tiles(&pixels, "ganvas-variations.png", message);
                     }

@@ -26,8 +26,6 @@ const PATH_IMAGES: usize = 8;
 const FRAME_INTERVAL: Duration = Duration::from_millis(50);
 /// Distance along the path per frame: a trip from one end to the other takes 2.5 s.
 const FRAME_STEP: f32 = 0.02;
-/// First seed of the random samples; each new sample takes the next seed.
-const SAMPLE_SEED: u64 = 100;
 
 /// One end of the path, with a description of its source for the caption.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,7 +64,8 @@ pub fn Interpolation(
     let position = RwSignal::new(0.0f32);
     let playing = RwSignal::new(false);
     let direction = StoredValue::new(1.0f32);
-    let next_seed = StoredValue::new(SAMPLE_SEED);
+    // Seeded from the page clock, so each visit draws other samples.
+    let next_seed = StoredValue::new(js_sys::Date::now() as u64);
     let frame_pixels = RwSignal::new(Option::<Vec<u8>>::None);
     let path_pixels = RwSignal::new(Option::<Vec<u8>>::None);
 
@@ -184,6 +183,12 @@ pub fn Interpolation(
         place(pixels)
     });
     let ready = move || start.get().is_some() && end.get().is_some();
+    // The buttons name the digit they use: the last finished search, even after a later search
+    // was stopped.
+    let found_button = move |end: &str| match found() {
+        Some(found) => format!("{end}: {}", found.description),
+        None => format!("{end}: the found drawing"),
+    };
     let caption = move || match (start.get(), end.get()) {
         (Some(from), Some(to)) => format!(
             "From {} to {}: {:.0}% of the way",
@@ -195,15 +200,16 @@ pub fn Interpolation(
     };
 
     view! {
+        <div class:hidden=move || start.get().is_none()>
         <h3>"Interpolate"</h3>
         <p class="explain">
             "Walks the straight line between two latent vectors, blending the two digits' labels on the way. Set either end to the drawing just found, or to a random sample."
         </p>
         <div class="controls">
             <button data-testid="interpolate-set-start" disabled=move || found().is_none()
-                on:click=move |_| start.set(found())>"Start: this drawing"</button>
+                on:click=move |_| start.set(found())>{move || found_button("Start")}</button>
             <button data-testid="interpolate-set-end" disabled=move || found().is_none()
-                on:click=move |_| end.set(found())>"End: this drawing"</button>
+                on:click=move |_| end.set(found())>{move || found_button("End")}</button>
             <button data-testid="interpolate-sample" disabled=move || start.get().is_none()
                 on:click=move |_| {
                     let avoid = start.get_untracked().map(|from| from.anchor.label);
@@ -236,7 +242,7 @@ pub fn Interpolation(
                     <button data-testid="interpolate-place" on:click=move |_| place(frame_pixels.get_untracked())>
                         "Put on the canvas"
                     </button>
-                    <button on:click=move |_| {
+                    <button aria-label="Export the path as PNG" on:click=move |_| {
                         if let Some(pixels) = path_pixels.get_untracked() {
                             export_tiles(&pixels, "ganvas-interpolation.png", message);
                         }
@@ -246,6 +252,7 @@ pub fn Interpolation(
         </div>
         <div class:hidden=move || !ready()>
             <TileRow pixels=path_pixels.into() test_id="interpolate-path" label="Images along the path from start to end" on_pick=pick_path />
+        </div>
         </div>
     }
 }

@@ -60,6 +60,8 @@ function inkedPixels(testId) {
 }
 
 test('find a drawn 7 and redraw it as a 3', async () => {
+  assert.equal(await byTestId(page, 'interpolate-set-start').isVisible(), false, 'no path before a search');
+  assert.equal(await byTestId(page, 'reconstruction').isVisible(), false, 'no result before a search');
   await drawWithMouse(page, DIGIT_STROKES[7]);
   const drawn = await settledPrediction(page, { expectText: true });
   assert.equal(drawn.text, '7');
@@ -278,6 +280,23 @@ test('Ctrl+Z in a text field leaves the canvas alone', async () => {
   await page.keyboard.press('Control+Z');
   await page.waitForTimeout(300);
   assert.equal((await settledPrediction(page, { expectText: true })).text, '1', 'the drawing stays');
+
+  // Mid-stroke, Ctrl+Z does nothing: neither the canvas nor the browser's undo of the field.
+  await field.fill('cats');
+  const canvasBox = await byTestId(page, 'draw-canvas').boundingBox();
+  await page.mouse.move(canvasBox.x + canvasBox.width * 0.3, canvasBox.y + canvasBox.height * 0.5);
+  await page.mouse.down();
+  await page.mouse.move(canvasBox.x + canvasBox.width * 0.7, canvasBox.y + canvasBox.height * 0.5, { steps: 5 });
+  await page.keyboard.press('Control+Z');
+  await page.mouse.up();
+  assert.equal(await field.inputValue(), 'cats', 'the text field keeps its text');
+  assert.equal(await byTestId(page, 'redo').isDisabled(), true, 'nothing was undone');
+
+  // A slider with the focus leaves the shortcut to the canvas: the stroke is undone.
+  await byTestId(page, 'interpolate-slider').focus();
+  await page.keyboard.press('Control+Z');
+  assert.equal(await byTestId(page, 'redo').isDisabled(), false, 'the stroke was undone');
+  assert.equal((await settledPrediction(page, { expectText: true })).text, '1');
   await field.fill('');
   await byTestId(page, 'clear-canvas').click();
 });
