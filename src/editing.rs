@@ -187,6 +187,22 @@ pub fn render(generator: &Generator, latent: &[f32], labels: &[u8], device: &Dev
     generator.forward(z, Tensor::<1, Int>::from_ints(labels.as_slice(), device))
 }
 
+/// Renders several latent vectors of the same length as one digit `label`,
+/// `[latents.len(), 1, 28, 28]` in [-1, 1]. The generator should be in inference mode.
+pub fn render_latents(
+    generator: &Generator,
+    latents: &[Vec<f32>],
+    label: u8,
+    device: &Device,
+) -> Tensor<4> {
+    let count = latents.len();
+    let dim = latents.first().map_or(0, Vec::len);
+    let values: Vec<f32> = latents.concat();
+    let z = Tensor::<1>::from_floats(values.as_slice(), device).reshape([count, dim]);
+    let labels = Tensor::<1, Int>::full([count], label as i64, device);
+    generator.forward(z, labels)
+}
+
 /// Returns `count` latent vectors near `latent`: each adds Gaussian noise of standard
 /// deviation `spread`, drawn from `seed`.
 pub fn variations(latent: &[f32], count: usize, spread: f32, seed: u64) -> Vec<Vec<f32>> {
@@ -331,6 +347,26 @@ mod tests {
             pollster::block_on(inversion.best()).error
         };
         assert_eq!(fit(&target), fit(&vec![-1.0; IMAGE_PIXELS]));
+    }
+
+    #[test]
+    fn latents_render_as_single_renders() {
+        let device = Device::flex();
+        let generator = GanConfig::new().init_generator(&device).valid();
+        let latents = variations(&vec![0.0; GanConfig::new().latent_dim], 3, 1.0, 4);
+        let batch = pollster::block_on(read_floats(render_latents(
+            &generator, &latents, 6, &device,
+        )));
+        for (row, latent) in latents.iter().enumerate() {
+            let single = pollster::block_on(read_floats(render(&generator, latent, &[6], &device)));
+            let rendered = &batch[row * IMAGE_PIXELS..(row + 1) * IMAGE_PIXELS];
+            let gap = rendered
+                .iter()
+                .zip(&single)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(gap < 1e-5, "row {row} differs by {gap}");
+        }
     }
 
     #[test]

@@ -390,6 +390,7 @@ fn edit_figures(mnist: &Mnist, digits: usize) -> Result<(), String> {
         "generator",
     )?
     .valid();
+
     let digits = digits.min(mnist.test.len());
     let started = Instant::now();
     let mut errors = Vec::with_capacity(digits);
@@ -414,6 +415,7 @@ fn edit_figures(mnist: &Mnist, digits: usize) -> Result<(), String> {
             println!("edit-figures: {} of {digits} digits", index + 1);
         }
     }
+
     let seconds = started.elapsed().as_secs_f64();
     errors.sort_by(f32::total_cmp);
     let percent = |count: usize, total: usize| 100.0 * count as f64 / total.max(1) as f64;

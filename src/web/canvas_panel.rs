@@ -84,7 +84,7 @@ pub enum Masking {
     Unmasked,
     /// Part of the drawing is masked: the drawing prepared for inpainting.
     Inpaint(InpaintInput),
-    /// The mask lies wholly outside the ink's box, so it masks nothing the model sees.
+    /// The mask lies wholly outside the ink's box, so it masks nothing in the model's input.
     OutsideOnly,
     /// The mask covers all the ink, so nothing is left to fit.
     Everything,
@@ -571,8 +571,8 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
             }
             upload_message.set(None);
             event.prevent_default();
-            // Preventing the default also keeps the focus where it was, so a text field would
-            // still take the keyboard shortcuts; drawing takes the focus from it.
+            // Preventing the default also keeps the focus where it was. Drawing takes the focus
+            // from a text field, because the field would otherwise get the keyboard shortcuts.
             if let Some(focused) = web_sys::window()
                 .and_then(|window| window.document())
                 .and_then(|document| document.active_element())
@@ -699,48 +699,49 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         }
     };
 
-    let clear = {
+    // Records an action that changes the whole canvas (a clear, a cleared mask, a placed image)
+    // and redraws: a new action ends what Redo could bring back.
+    let push_action = {
         let history = history.clone();
         let redo_stack = redo_stack.clone();
-        move || {
+        move |action: Action| {
             let Some(layers) = layers() else {
                 return;
             };
-            upload_message.set(None);
             let mut history = history.borrow_mut();
-            if history
-                .last()
-                .is_some_and(|action| !matches!(action, Action::Clear))
-            {
-                history.push(Action::Clear);
-                replay(&layers, &history);
-                can_undo.set(true);
-                redo_stack.borrow_mut().clear();
-                can_redo.set(false);
-            }
-            drop(history);
-            predict();
-        }
-    };
-
-    let clear_mask = {
-        let history = history.clone();
-        let redo_stack = redo_stack.clone();
-        move || {
-            let Some(layers) = layers() else {
-                return;
-            };
-            if !mask_painted.get_value() {
-                return;
-            }
-            let mut history = history.borrow_mut();
-            history.push(Action::ClearMask);
+            history.push(action);
             replay(&layers, &history);
             can_undo.set(true);
             redo_stack.borrow_mut().clear();
             can_redo.set(false);
             drop(history);
             predict();
+        }
+    };
+
+    let clear = {
+        let history = history.clone();
+        let push_action = push_action.clone();
+        move || {
+            upload_message.set(None);
+            let cleared = history
+                .borrow()
+                .last()
+                .is_none_or(|action| matches!(action, Action::Clear));
+            if cleared {
+                predict();
+            } else {
+                push_action(Action::Clear);
+            }
+        }
+    };
+
+    let clear_mask = {
+        let push_action = push_action.clone();
+        move || {
+            if mask_painted.get_value() {
+                push_action(Action::ClearMask);
+            }
         }
     };
 
@@ -764,29 +765,17 @@ pub fn CanvasPanel(link: CanvasLink) -> impl IntoView {
         link.prediction.set(best);
     });
 
-    let place_history = history.clone();
-    let place_redo = redo_stack.clone();
     Effect::new(move |_| {
         let Some(pixels) = link.place.get() else {
             return;
         };
         upload_message.set(None);
-        let Some(layers) = layers() else {
-            return;
-        };
         set_canvas_size();
         // A placed image clears the mask, so the next stroke draws again.
         if tool.get_untracked() == Tool::Mask {
             tool.set(Tool::Brush);
         }
-        let mut history = place_history.borrow_mut();
-        history.push(Action::Image(pixels));
-        replay(&layers, &history);
-        can_undo.set(true);
-        place_redo.borrow_mut().clear();
-        can_redo.set(false);
-        drop(history);
-        predict();
+        push_action(Action::Image(pixels));
     });
 
     let upload = move |event: leptos::ev::Event| {

@@ -16,7 +16,7 @@ use super::charts::paint_tiles;
 use super::interpolate::Interpolation;
 use super::transfer_lab::JobProgress;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
-use crate::editing::{InversionConfig, render, variations};
+use crate::editing::{InversionConfig, render, render_latents, variations};
 use crate::evaluate::read_floats;
 use crate::image_io::encode_png;
 use crate::model::{GanConfig, Generator};
@@ -140,11 +140,25 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
         }
     });
 
-    // Redraws the style grid and the variations when a search finishes or the spread moves.
+    // Redraws the style grid when a search finishes, and the variations also when the spread
+    // moves.
+    Effect::new(move |_| {
+        let (Some(fit), true) = (state.found.get(), generator_ready.get()) else {
+            style_pixels.set(None);
+            return;
+        };
+        let Some(model) = generator.get_value() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let digits: Vec<u8> = (0..NUM_CLASSES as u8).collect();
+            let styled = render(&model, &fit.latent, &digits, &Device::flex());
+            style_pixels.set(Some(signed_to_bytes(&read_floats(styled).await)));
+        });
+    });
     Effect::new(move |_| {
         let spread = spread.get();
         let (Some(fit), true) = (state.found.get(), generator_ready.get()) else {
-            style_pixels.set(None);
             variation_pixels.set(None);
             return;
         };
@@ -152,16 +166,9 @@ pub fn EditPanel(state: LabState, canvas: CanvasLink) -> impl IntoView {
             return;
         };
         leptos::task::spawn_local(async move {
-            let device = Device::flex();
-            let digits: Vec<u8> = (0..NUM_CLASSES as u8).collect();
-            let styled = read_floats(render(&model, &fit.latent, &digits, &device)).await;
-            style_pixels.set(Some(signed_to_bytes(&styled)));
-            let mut pixels = Vec::with_capacity(VARIATION_COUNT * IMAGE_PIXELS);
-            for latent in variations(&fit.latent, VARIATION_COUNT, spread, VARIATION_SEED) {
-                let image = read_floats(render(&model, &latent, &[fit.label], &device)).await;
-                pixels.extend(signed_to_bytes(&image));
-            }
-            variation_pixels.set(Some(pixels));
+            let latents = variations(&fit.latent, VARIATION_COUNT, spread, VARIATION_SEED);
+            let images = render_latents(&model, &latents, fit.label, &Device::flex());
+            variation_pixels.set(Some(signed_to_bytes(&read_floats(images).await)));
         });
     });
 

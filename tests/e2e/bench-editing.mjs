@@ -2,9 +2,9 @@
 // MNIST test digits (the first ones of the shipped asset's test split) go onto the canvas
 // through the upload path, as a scan of a digit would. Each is made into a dark-on-light PNG,
 // uploaded, recognised, and found with Find it. The bench prints the time of each 200-step
-// search, the reconstruction error, how often the classifier reads the cleaned-up drawing as
-// the true digit, and how often each of the ten style-grid digits placed on the canvas is read
-// as the digit it was drawn as.
+// search and the reconstruction error. It also prints how often the classifier reads the
+// cleaned-up drawing as the true digit, and each style-grid digit placed on the canvas as the
+// digit it was drawn as.
 //
 // Usage: node tests/e2e/bench-editing.mjs [URL] [BACKEND] [DIGITS]
 // URL defaults to http://127.0.0.1:8080/ (a server of dist/ must be running there); BACKEND is
